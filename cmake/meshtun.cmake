@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+# Build helpers shared by every folder.
+#
+# Layering: a folder's headers are reachable only through an include root of its own,
+# ${CMAKE_BINARY_DIR}/include/<folder>/<folder> -> <source>/<folder>. A target sees the roots
+# of itself and of the targets it links, so including a header from a folder it may not use
+# fails to compile. scripts/check-layers checks the same rule on the source text.
+
+set(MESHTUN_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+    -Wunused -Woverloaded-virtual -Wconversion -Wsign-conversion -Wnull-dereference
+    -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  list(APPEND MESHTUN_WARNINGS -Wthread-safety)
+endif()
+if(MESHTUN_WERROR)
+  list(APPEND MESHTUN_WARNINGS -Werror)
+endif()
+
+add_library(meshtun_options INTERFACE)
+target_compile_options(meshtun_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${MESHTUN_WARNINGS}>)
+if(MESHTUN_SANITIZE)
+  target_compile_options(meshtun_options INTERFACE -fsanitize=address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(meshtun_options INTERFACE -fsanitize=address,undefined)
+  target_compile_definitions(meshtun_options INTERFACE MESHTUN_SANITIZED=1)
+endif()
+if(MESHTUN_TSAN)
+  target_compile_options(meshtun_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(meshtun_options INTERFACE -fsanitize=thread)
+  target_compile_definitions(meshtun_options INTERFACE MESHTUN_SANITIZED=1)
+endif()
+if(MESHTUN_FUZZ)
+  target_compile_options(meshtun_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined)
+  target_link_options(meshtun_options INTERFACE -fsanitize=address,undefined)
+  target_compile_definitions(meshtun_options INTERFACE MESHTUN_SANITIZED=1)
+endif()
+
+# meshtun_library(<folder> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
+# Defines target meshtun_<folder> from the sources of that folder.
+function(meshtun_library folder)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  set(root ${CMAKE_BINARY_DIR}/include/${folder})
+  file(MAKE_DIRECTORY ${root})
+  if(NOT EXISTS ${root}/${folder})
+    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${folder} ${root}/${folder} SYMBOLIC)
+  endif()
+  add_library(meshtun_${folder} STATIC ${ARG_SOURCES})
+  target_include_directories(meshtun_${folder} PUBLIC ${root})
+  target_link_libraries(meshtun_${folder} PUBLIC ${ARG_DEPS} PRIVATE meshtun_options ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# meshtun_tests(<folder> SOURCES ... [DEPS ...])
+# One doctest binary per folder (<folder>_test), registered with ctest as one test.
+function(meshtun_tests folder)
+  if(NOT MESHTUN_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${folder}_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
+  target_link_libraries(${folder}_test PRIVATE meshtun_${folder} ${ARG_DEPS} doctest::doctest
+                        meshtun_options)
+  add_test(NAME ${folder} COMMAND ${folder}_test --no-intro=true)
+  set_tests_properties(${folder} PROPERTIES LABELS unit TIMEOUT 600)
+endfunction()
+
+# meshtun_fuzzer(<name> SOURCES ... DEPS ...): a libFuzzer target under tests/fuzz.
+function(meshtun_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(fuzz_${name} ${ARG_SOURCES})
+  target_link_libraries(fuzz_${name} PRIVATE ${ARG_DEPS} meshtun_options)
+  target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+endfunction()
