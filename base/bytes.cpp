@@ -20,6 +20,7 @@ void secure_wipe(ByteSpan s) noexcept {
 }
 
 std::string to_hex(ConstByteSpan s) {
+  if (s.empty()) return {};
   std::string out(s.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), uc(s), s.size());
   out.pop_back();
@@ -28,6 +29,7 @@ std::string to_hex(ConstByteSpan s) {
 
 bool from_hex(std::string_view hex, ByteSpan out) noexcept {
   if (hex.size() != out.size() * 2) return false;
+  if (out.empty()) return true;
   std::size_t written = 0;
   const char* end = nullptr;
   if (sodium_hex2bin(uc(out), out.size(), hex.data(), hex.size(), nullptr, &written, &end) != 0) {
