@@ -20,6 +20,13 @@ namespace {
 
 constexpr std::size_t kBlake2sBlock = BLAKE2S_BLOCKBYTES;
 
+// libsodium declares its buffer arguments non-null even when their length is zero (a
+// keepalive's payload): give it a valid address for empty spans.
+unsigned char* nonnull(ByteSpan s) noexcept {
+  static unsigned char empty;
+  return s.empty() ? &empty : uc(s);
+}
+
 void nonce12(std::uint64_t counter, unsigned char out[12]) noexcept {
   std::byte b[12] = {};
   base::store_le64(std::span(b).subspan(4), counter);
@@ -195,9 +202,9 @@ void SodiumAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
   unsigned char n[12];
   nonce12(counter, n);
   unsigned long long tag_len = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached(uc(data), uc(ByteSpan(tag)), &tag_len,
-                                                     uc(data), data.size(), nullptr, 0, nullptr, n,
-                                                     uc(ConstByteSpan(key)));
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(nonnull(data), uc(ByteSpan(tag)), &tag_len,
+                                                     nonnull(data), data.size(), nullptr, 0,
+                                                     nullptr, n, uc(ConstByteSpan(key)));
 }
 
 bool SodiumAead::open(const Key& key, std::uint64_t counter, ByteSpan data,
@@ -205,8 +212,8 @@ bool SodiumAead::open(const Key& key, std::uint64_t counter, ByteSpan data,
   unsigned char n[12];
   nonce12(counter, n);
   return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-             uc(data), nullptr, uc(data), data.size(), uc(ConstByteSpan(tag)), nullptr, 0, n,
-             uc(ConstByteSpan(key))) == 0;
+             nonnull(data), nullptr, nonnull(data), data.size(), uc(ConstByteSpan(tag)), nullptr, 0,
+             n, uc(ConstByteSpan(key))) == 0;
 }
 
 }  // namespace wg::crypto
