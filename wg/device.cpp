@@ -310,7 +310,7 @@ void Device::tick(TimePoint now, base::WallTime wall, Outbox& out) {
     rate_limiter_.collect(now);
     last_ratelimiter_gc_ = now;
   }
-  for (const auto& p : peers()) {
+  for (const auto& [key, p] : peers_) {  // no copy: tick() allocates nothing
     Peer& peer = *p;
     const TimerActions a = peer.timers.poll(now);
     if (a.retry_initiation || a.send_initiation) {
