@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+#include "engine/engine.hpp"
+
+#include <array>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+#include <unistd.h>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "base/log.hpp"
+#include "tun/queue.hpp"
+#include "wg/messages.hpp"
+
+namespace engine {
+
+namespace {
+
+const base::Logger& log() {
+  static const base::Logger lg = base::logger("engine");
+  return lg;
+}
+
+int make_eventfd() {
+  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  return fd;
+}
+
+void signal_fd(int fd) noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = ::write(fd, &one, sizeof one);
+}
+
+void drain_fd(int fd) noexcept {
+  std::uint64_t v;
+  [[maybe_unused]] const auto n = ::read(fd, &v, sizeof v);
+}
+
+std::uint64_t bytes_of(std::span<const base::PacketRef> packets, std::size_t n) noexcept {
+  std::uint64_t b = 0;
+  for (std::size_t i = 0; i < n && i < packets.size(); ++i) b += packets[i]->size();
+  return b;
+}
+
+}  // namespace
+
+// One worker: its TUN queue, its pool, its cipher context and its scratch arrays, all
+// allocated once here so the loop allocates nothing.
+struct Engine::Worker {
+  Worker(std::size_t queue, int tun_fd, const Options& o)
+      : q(queue), tun(tun_fd), pool(o.buffers_per_queue, o.buffer_size), wake_fd(make_eventfd()) {}
+  ~Worker() {
+    if (epoll_fd >= 0) ::close(epoll_fd);
+    ::close(wake_fd);
+  }
+
+  const std::size_t q;
+  tun::Queue tun;
+  base::PacketPool pool;
+  wg::crypto::DefaultTransportAead aead;
+  const int wake_fd;
+  int epoll_fd = -1;
+  std::uint64_t bind_generation = ~0ull;
+  std::thread thread;
+
+  std::array<base::PacketRef, kBatch> bufs;
+  std::array<base::PacketRef, kBatch> group;
+  std::array<wg::PeerEndpoint, kBatch> sources;
+  std::array<base::PacketBuf*, kBatch> opening;
+  std::array<wg::PeerEndpoint, kBatch> opening_sources;
+  std::array<std::size_t, kBatch> opening_slot;
+  std::array<wg::OpenResult, kBatch> results;
+  std::array<wg::Peer*, kBatch> peer_of;
+  std::array<wg::Peer*, kBatch> distinct;
+  wg::OpenBatch open_batch;
+
+  base::Counter tun_read, tun_written, udp_received, udp_sent, handshakes, pool_exhausted;
+};
+
+Engine::Engine(const Options& options, std::span<const int> tun_fds, wg::Bind& bind,
+               base::Clock& clock)
+    : options_(options), bind_(bind), clock_(clock), mtu_(options.mtu) {
+  if (tun_fds.size() != options.queues || options.queues == 0) {
+    throw std::invalid_argument("engine: one TUN fd per queue is required");
+  }
+  control_wake_fd_ = make_eventfd();
+  for (std::size_t q = 0; q < options.queues; ++q) {
+    workers_.push_back(std::make_unique<Worker>(q, tun_fds[q], options));
+  }
+}
+
+Engine::~Engine() {
+  stop();
+  device_.remove_all_peers();
+  ::close(control_wake_fd_);
+}
+
+void Engine::start() {
+  if (started_) return;
+  started_ = true;
+  publish_routing();
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread = std::thread([this, worker] { run_worker(*worker); });
+  }
+}
+
+void Engine::stop() {
+  if (!started_ || stopping_.exchange(true)) return;
+  for (auto& w : workers_) signal_fd(w->wake_fd);
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Engine::wake_control() noexcept {
+  signal_fd(control_wake_fd_);
+}
+
+void Engine::wake_workers() {
+  for (auto& w : workers_) signal_fd(w->wake_fd);
+}
+
+// --- workers ---
+
+void Engine::run_worker(Worker& w) {
+  w.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (w.epoll_fd < 0) {
+    log()->error("worker={} epoll_create1 failed: {}", w.q, std::strerror(errno));
+    return;
+  }
+  // Tags: 0 = TUN, 1 = wake, 2 = bind.
+  auto add = [&](int fd, std::uint64_t tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    ::epoll_ctl(w.epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+  };
+  add(w.tun.fd(), 0);
+  add(w.wake_fd, 1);
+  std::array<int, wg::Bind::kMaxWaitFds> bind_fds{};
+  std::size_t bind_fd_count = 0;
+  auto refresh_bind = [&] {
+    for (std::size_t i = 0; i < bind_fd_count; ++i)
+      ::epoll_ctl(w.epoll_fd, EPOLL_CTL_DEL, bind_fds[i], nullptr);
+    w.bind_generation = bind_.generation();
+    bind_fd_count = bind_.wait_fds(w.q, bind_fds);
+    for (std::size_t i = 0; i < bind_fd_count; ++i) add(bind_fds[i], 2);
+  };
+  refresh_bind();
+
+  bool tun_ok = true;
+  std::array<epoll_event, 8> events;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    const int n = ::epoll_wait(w.epoll_fd, events.data(), static_cast<int>(events.size()), 1000);
+    if (n < 0 && errno != EINTR) {
+      log()->error("worker={} epoll_wait failed: {}", w.q, std::strerror(errno));
+      break;
+    }
+    bool tun_ready = false, bind_ready = false;
+    for (int i = 0; i < n; ++i) {
+      switch (events[static_cast<std::size_t>(i)].data.u64) {
+        case 0:
+          tun_ready = true;
+          break;
+        case 1:
+          drain_fd(w.wake_fd);
+          break;
+        default:
+          bind_ready = true;
+      }
+    }
+    if (bind_.generation() != w.bind_generation) refresh_bind();
+    if (bind_ready) worker_inbound(w);
+    if (tun_ready && tun_ok) {
+      worker_outbound(w);
+      if (tun_gone_.load(std::memory_order_relaxed)) {
+        // The interface is gone: stop reading it, keep nothing else busy.
+        ::epoll_ctl(w.epoll_fd, EPOLL_CTL_DEL, w.tun.fd(), nullptr);
+        tun_ok = false;
+      }
+    }
+  }
+  ::close(w.epoll_fd);
+  w.epoll_fd = -1;
+}
+
+void Engine::worker_outbound(Worker& w) {
+  const std::size_t got = w.pool.get_batch(w.bufs);
+  if (got == 0) {
+    w.pool_exhausted.add();
+    return;
+  }
+  std::error_code ec;
+  const std::size_t n = w.tun.read_batch(std::span(w.bufs).first(got), ec);
+  if (ec && tun::is_fatal(ec)) {
+    if (!tun_gone_.exchange(true)) log()->warn("worker={} TUN queue failed: {}", w.q, ec.message());
+    wake_control();
+  }
+  w.tun_read.add(n);
+  if (n > 0) {
+    const auto routing = routing_.load();
+    const base::TimePoint now = clock_.now();
+    // Route each packet; collect the distinct peers in first-seen order.
+    std::size_t distinct = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      wg::Peer* p = routing->by_destination(w.bufs[i]->data());
+      w.peer_of[i] = p;
+      if (p == nullptr) {
+        device_.drops().add(wg::DropReason::no_route);
+        continue;
+      }
+      std::size_t d = 0;
+      while (d < distinct && w.distinct[d] != p) ++d;
+      if (d == distinct) w.distinct[distinct++] = p;
+    }
+    bool wake = false;
+    for (std::size_t d = 0; d < distinct; ++d) {
+      wg::Peer* p = w.distinct[d];
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (w.peer_of[i] == p) w.group[k++] = std::move(w.bufs[i]);
+      }
+      seal_and_send(w.q, *p, std::span(w.group).first(k), now, w.aead, w.udp_sent, wake);
+      w.pool.put_batch(std::span(w.group).first(k));
+    }
+    if (wake) wake_control();
+  }
+  w.pool.put_batch(std::span(w.bufs).first(got));
+}
+
+std::size_t Engine::seal_and_send(std::size_t q, wg::Peer& peer, std::span<base::PacketRef> packets,
+                                  base::TimePoint now, wg::crypto::TransportAead& aead,
+                                  base::Counter& sent_counter, bool& wake) {
+  const wg::SealResult r = device_.seal(peer, packets, now, mtu(), aead);
+  wake = wake || r.wake_control;
+  if (r.sealed == 0) return 0;
+  const auto sealed = std::span<const base::PacketRef>(packets.data(), r.sealed);
+  const std::size_t sent = bind_.send(q, peer, sealed);
+  if (sent > 0) peer.add_tx_bytes(bytes_of(sealed, sent));
+  if (sent < r.sealed) device_.drops().add(wg::DropReason::send_failed, r.sealed - sent);
+  sent_counter.add(sent);
+  return sent;
+}
+
+void Engine::worker_inbound(Worker& w) {
+  const std::size_t got = w.pool.get_batch(w.bufs);
+  if (got == 0) {
+    w.pool_exhausted.add();
+    return;
+  }
+  const std::size_t n = bind_.receive(w.q, std::span(w.bufs).first(got), w.sources);
+  w.udp_received.add(n);
+  if (n > 0) {
+    const base::TimePoint now = clock_.now();
+    const base::WallTime wall = clock_.wall();
+    bool wake = false;
+    // Classify: transport messages open here; handshakes go to the control thread.
+    std::size_t opening = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      wg::DropReason why = wg::DropReason::none;
+      const auto type = wg::classify(w.bufs[i]->data(), why);
+      if (type == wg::MessageType::transport) {
+        w.opening[opening] = w.bufs[i].get();
+        w.opening_sources[opening] = w.sources[i];
+        w.opening_slot[opening] = i;
+        ++opening;
+      } else if (type) {
+        bool was_empty = false;
+        if (handshakes_.push({std::move(w.bufs[i]), w.sources[i]}, was_empty)) {
+          w.handshakes.add();
+          wake = wake || was_empty;
+        } else {
+          device_.drops().add(wg::DropReason::queue_full);
+        }
+      } else {
+        device_.drops().add(why);
+      }
+    }
+    if (opening > 0) {
+      device_.open_batch(std::span(w.opening).first(opening),
+                         std::span(w.opening_sources).first(opening), now, wall, w.aead,
+                         w.open_batch, std::span(w.results).first(opening));
+      // Cryptokey routing on the way in: the inner source must belong to the sending peer.
+      const auto routing = routing_.load();
+      std::size_t k = 0;
+      for (std::size_t m = 0; m < opening; ++m) {
+        const wg::OpenResult& r = w.results[m];
+        if (r.drop != wg::DropReason::none || r.keepalive) continue;
+        base::PacketRef& ref = w.bufs[w.opening_slot[m]];
+        if (routing->by_source(ref->data()) != r.peer) {
+          device_.drops().add(wg::DropReason::source_not_allowed);
+          continue;
+        }
+        w.group[k++] = std::move(ref);
+      }
+      if (k > 0) {
+        std::error_code ec;
+        const std::size_t written =
+            w.tun.write_batch(std::span<const base::PacketRef>(w.group.data(), k), ec);
+        w.tun_written.add(written);
+        if (ec && tun::is_fatal(ec) && !tun_gone_.exchange(true)) {
+          log()->warn("worker={} TUN queue failed: {}", w.q, ec.message());
+          wake = true;
+        }
+        w.pool.put_batch(std::span(w.group).first(k));
+      }
+      // Peers whose next keypair just got confirmed send what they had staged.
+      for (std::size_t i = 0; i < w.open_batch.flush_count; ++i) {
+        flush_peer(w.q, *w.open_batch.flush[i], false, w.pool, w.aead, w.udp_sent, wake);
+      }
+      wake = wake || w.open_batch.wake_control;
+      w.open_batch.reset();
+    }
+    if (wake) wake_control();
+  }
+  w.pool.put_batch(std::span(w.bufs).first(got));
+}
+
+void Engine::flush_peer(std::size_t q, wg::Peer& peer, bool keepalive_if_empty,
+                        base::PacketPool& pool, wg::crypto::TransportAead& aead,
+                        base::Counter& sent, bool& wake) {
+  std::array<base::PacketRef, wg::kMaxStagedPackets> staged;
+  std::size_t n = peer.staging.take(staged);
+  if (n == 0 && keepalive_if_empty) {
+    staged[0] = pool.get();
+    if (!staged[0]) return;
+    n = 1;
+  }
+  if (n == 0) return;
+  seal_and_send(q, peer, std::span(staged).first(n), clock_.now(), aead, sent, wake);
+  // Buffers may come from several pools (staged by different workers): return one by one.
+  for (std::size_t i = 0; i < n; ++i) staged[i].reset();
+}
+
+// --- control thread ---
+
+void Engine::run_control() {
+  drain_fd(control_wake_fd_);
+  std::array<HandshakeQueue::Item, 64> items;
+  for (std::size_t handled = 0; handled < HandshakeQueue::kCapacity;) {
+    const bool busy = handshakes_.size() >= wg::kUnderLoadQueueLength;
+    const std::size_t n = handshakes_.pop(items);
+    if (n == 0) break;
+    const base::TimePoint now = clock_.now();
+    const base::WallTime wall = clock_.wall();
+    for (std::size_t i = 0; i < n; ++i) {
+      device_.receive_handshake(items[i].packet->data(), items[i].from, now, wall, busy, *this);
+      items[i].packet.reset();
+    }
+    handled += n;
+  }
+  if (handshakes_.size() > 0) wake_control();  // more arrived meanwhile: come back soon
+  device_.tick(clock_.now(), clock_.wall(), *this);
+}
+
+void Engine::send_handshake(wg::Peer& peer, base::ConstByteSpan message) {
+  const auto ep = peer.endpoint();
+  if (!ep) {
+    device_.drops().add(wg::DropReason::no_endpoint);
+    return;
+  }
+  if (bind_.send_to(*ep, message)) {
+    peer.add_tx_bytes(message.size());
+  } else {
+    device_.drops().add(wg::DropReason::send_failed);
+  }
+}
+
+void Engine::send_cookie_reply(const wg::PeerEndpoint& to, base::ConstByteSpan message) {
+  if (!bind_.send_to(to, message)) device_.drops().add(wg::DropReason::send_failed);
+}
+
+void Engine::flush_staged(wg::Peer& peer, bool keepalive_if_empty) {
+  bool wake = false;
+  flush_peer(0, peer, keepalive_if_empty, control_pool_, control_aead_, control_sent_, wake);
+  // A handshake request raised here is picked up by the tick() this call is part of, or the
+  // next one.
+  if (wake) wake_control();
+}
+
+// --- configuration ---
+
+std::shared_ptr<wg::Peer> Engine::add_peer(const base::NodePublicKey& key) {
+  return device_.add_peer(key);
+}
+
+bool Engine::remove_peer(const base::NodePublicKey& key) {
+  const auto peer = device_.find_peer(key);
+  if (!peer) return false;
+  routes_.remove_by_value(peer.get());
+  device_.remove_peer(key);
+  return true;
+}
+
+void Engine::remove_all_peers() {
+  routes_.clear();
+  device_.remove_all_peers();
+}
+
+void Engine::add_allowed_ip(wg::Peer& peer, const base::IpPrefix& prefix) {
+  routes_.insert(prefix, &peer);
+}
+
+bool Engine::remove_allowed_ip(wg::Peer& peer, const base::IpPrefix& prefix) {
+  return routes_.remove(prefix, &peer);
+}
+
+void Engine::clear_allowed_ips(wg::Peer& peer) {
+  routes_.remove_by_value(&peer);
+}
+
+std::vector<base::IpPrefix> Engine::allowed_ips(wg::Peer& peer) const {
+  return routes_.prefixes_of(&peer);
+}
+
+void Engine::publish_routing() {
+  auto r = std::make_shared<Routing>();
+  r->table = routes_;
+  r->peers = device_.peers();
+  routing_.publish(std::move(r));
+}
+
+void Engine::set_persistent_keepalive(wg::Peer& peer, std::uint16_t seconds) {
+  device_.set_persistent_keepalive(peer, seconds, clock_.now(), *this);
+}
+
+Stats Engine::stats() const noexcept {
+  Stats s;
+  for (const auto& w : workers_) {
+    s.tun_packets_read += w->tun_read.get();
+    s.tun_packets_written += w->tun_written.get();
+    s.datagrams_received += w->udp_received.get();
+    s.datagrams_sent += w->udp_sent.get();
+    s.handshakes_queued += w->handshakes.get();
+    s.pool_exhausted += w->pool_exhausted.get();
+  }
+  s.datagrams_sent += control_sent_.get();
+  return s;
+}
+
+}  // namespace engine
