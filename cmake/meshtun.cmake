@@ -34,6 +34,12 @@ if(MESHTUN_FUZZ)
   target_link_options(meshtun_options INTERFACE -fsanitize=address,undefined)
   target_compile_definitions(meshtun_options INTERFACE MESHTUN_SANITIZED=1)
 endif()
+# clang 14 (Debian 12) cannot assemble C++20 coroutines instrumented by -fsanitize=function
+# (part of UBSan): "Cannot represent a difference across sections"; fixed in clang 17.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 17
+   AND (MESHTUN_FUZZ OR MESHTUN_SANITIZE))
+  target_compile_options(meshtun_options INTERFACE -fno-sanitize=function)
+endif()
 
 # meshtun_library(<folder> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
 # Defines target meshtun_<folder> from the sources of that folder.

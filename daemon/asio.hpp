@@ -1,16 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The Boost.Asio headers the daemon uses, included in one place.
-//
-// GCC's -Wnull-dereference is a middle-end warning: it fires on Asio internals inlined into
-// our functions at -O2 even though they live in system headers. It is switched off for the
-// Asio text only (GCC applies the pragma by the location of the inlined code), so our own
-// code keeps the warning.
 #pragma once
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,7 +13,3 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
