@@ -384,6 +384,15 @@ void Engine::flush_staged(wg::Peer& peer, bool keepalive_if_empty) {
 
 // --- configuration ---
 
+void Engine::set_private_key(const std::optional<base::PrivateKey>& key) {
+  if (key && !key->is_zero()) {
+    base::PrivateKey clamped = *key;
+    clamped.clamp();
+    remove_peer(clamped.public_key());
+  }
+  device_.set_private_key(key);
+}
+
 std::shared_ptr<wg::Peer> Engine::add_peer(const base::NodePublicKey& key) {
   return device_.add_peer(key);
 }

@@ -77,6 +77,10 @@ class Engine final : private wg::Outbox {
   wg::Device& device() noexcept { return device_; }
   wg::Bind& bind() noexcept { return bind_; }
 
+  // Sets or removes (nullopt) the private key. A peer whose public key is the new public
+  // key is removed first, routes included (wireguard-go does the same).
+  void set_private_key(const std::optional<base::PrivateKey>& key);
+
   // Peers and allowed IPs; call publish_routing() after a set of edits.
   std::shared_ptr<wg::Peer> add_peer(const base::NodePublicKey& key);
   bool remove_peer(const base::NodePublicKey& key);
