@@ -24,6 +24,8 @@
 
 #include "base/log.hpp"
 #include "daemon/asio.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/metrics_server.hpp"
 #include "daemon/uapi_server.hpp"
 #include "daemon/wg_config.hpp"
 #include "engine/engine.hpp"
@@ -41,6 +43,7 @@ struct Flags {
   std::size_t queues = 0;
   std::string log_level;
   std::string socket_dir = "/var/run/wireguard";
+  std::string metrics_addr;
 };
 
 // wireguard-go's LOG_LEVEL values, and spdlog's own names.
@@ -112,11 +115,13 @@ int run(const Flags& flags) {
 
   bool stopping = false;
   std::unique_ptr<meshtund::UapiServer> uapi;
+  std::unique_ptr<meshtund::MetricsServer> metrics;
   auto shut_down = [&](const char* why) {
     if (stopping) return;
     stopping = true;
     lg->info("shutting down: {}", why);
     if (uapi) uapi->stop();
+    if (metrics) metrics->stop();
     io.stop();
   };
   meshtund::UapiServerOptions uopt;
@@ -129,6 +134,21 @@ int run(const Flags& flags) {
     return 1;
   }
   uapi = std::move(server.value());
+  if (!flags.metrics_addr.empty()) {
+    const auto at = base::Endpoint::parse(flags.metrics_addr);
+    if (!at) {
+      std::fprintf(stderr, "meshtund: --metrics-addr wants ADDRESS:PORT, got '%s'\n",
+                   flags.metrics_addr.c_str());
+      return 2;
+    }
+    auto m = meshtund::MetricsServer::start(
+        io, *at, [&] { return meshtund::render_metrics(eng, tun->name()); });
+    if (!m) {
+      std::fprintf(stderr, "meshtund: %s\n", m.error().to_string().c_str());
+      return 1;
+    }
+    metrics = std::move(m.value());
+  }
 
   // 2. Daemonize like wireguard-go: the parent returns once the child runs.
   if (!flags.foreground) {
@@ -218,6 +238,9 @@ int main(int argc, char** argv) {
       "trace, debug (verbose), info, warn, error, off (silent); default from LOG_LEVEL, else info");
   app.add_option("--socket-dir", flags.socket_dir, "where the configuration socket goes")
       ->capture_default_str();
+  app.add_option("--metrics-addr", flags.metrics_addr,
+                 "serve Prometheus metrics at http://ADDRESS:PORT/metrics (loopback only, e.g. "
+                 "127.0.0.1:9101)");
   app.add_option("IFNAME", flags.interface, "interface name (1-15 characters)")->required();
   CLI11_PARSE(app, argc, argv);
 
