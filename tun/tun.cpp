@@ -13,6 +13,7 @@
 
 #include "base/log.hpp"
 #include "tun/netlink.hpp"
+#include "tun/virtio_hdr.hpp"
 
 namespace tun {
 
@@ -111,6 +112,50 @@ base::Error attach_error(int err, const std::string& name, std::size_t queue) {
 
 }  // namespace
 
+// Opens /dev/net/tun and attaches it as queue q of t.name_ with `flags`; the fd joins t.fds_
+// (so ~Tun closes it on a later failure). Queue 0 learns the kernel's name for a template.
+base::Result<int> Tun::attach_queue(Tun& t, std::size_t q, short flags) {
+  const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return open_device_error(errno);
+  t.fds_.push_back(fd);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, t.name_.data(), t.name_.size());
+  ifr.ifr_flags = flags;
+  if (::ioctl(fd, TUNSETIFF, &ifr) != 0) return attach_error(errno, t.name_, q);
+  if (q == 0) t.name_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  return fd;
+}
+
+// Queue 0 with IFF_VNET_HDR, then TUNSETOFFLOAD: CSUM|TSO4|TSO6 (+USO4|USO6 if asked and
+// the kernel knows them). If even TSO is refused, queue 0 is closed again and the caller
+// opens it without offloads. Returns whether offloads were granted; `mask` gets them.
+base::Result<bool> Tun::open_queue_with_offloads(Tun& t, bool udp, unsigned& mask) {
+  auto fd =
+      attach_queue(t, 0, static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR));
+  if (!fd) return fd.error();
+  int hdr_size = static_cast<int>(VnetHdr::kSize);  // a reused device may have been set to 12
+  if (::ioctl(*fd, TUNSETVNETHDRSZ, &hdr_size) != 0) {
+    return errno_error(errno, "TUNSETVNETHDRSZ on " + t.name_);
+  }
+  const unsigned tso = kTunFCsum | kTunFTso4 | kTunFTso6;
+  const unsigned uso = kTunFUso4 | kTunFUso6;  // the kernel takes both or neither
+  if (udp && ::ioctl(*fd, TUNSETOFFLOAD, tso | uso) == 0) {
+    mask = tso | uso;
+    t.offloads_ = Offloads{true, true, true};
+    return true;
+  }
+  if (::ioctl(*fd, TUNSETOFFLOAD, tso) == 0) {
+    mask = tso;
+    t.offloads_ = Offloads{true, true, false};
+    return true;
+  }
+  base::logger("tun")->info("tun {} refuses TSO offloads (err={}); opening without", t.name_,
+                            std::strerror(errno));
+  ::close(*fd);
+  t.fds_.clear();
+  return false;
+}
+
 std::string check_interface_name(std::string_view name) {
   if (name.empty()) return "interface name is empty";
   if (name.size() >= IFNAMSIZ) {
@@ -150,26 +195,38 @@ base::Result<Tun> Tun::open(const Options& options) {
   Tun t;
   t.name_ = options.name;
   t.fds_.reserve(options.queues);
-  for (std::size_t q = 0; q < options.queues; ++q) {
-    const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return open_device_error(errno);
-    t.fds_.push_back(fd);  // closed by ~Tun if a later step fails
-    ifreq ifr{};
-    std::memcpy(ifr.ifr_name, t.name_.data(), t.name_.size());
-    ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
-    if (::ioctl(fd, TUNSETIFF, &ifr) != 0) return attach_error(errno, t.name_, q);
-    if (q == 0) t.name_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  short flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+  unsigned offload_mask = 0;
+  if (options.offloads) {
+    if (auto granted = open_queue_with_offloads(t, options.udp_offload, offload_mask); !granted) {
+      return granted.error();
+    } else if (*granted) {
+      flags = static_cast<short>(flags | IFF_VNET_HDR);
+    }
+  }
+  for (std::size_t q = t.fds_.size(); q < options.queues; ++q) {
+    auto fd = attach_queue(t, q, flags);
+    if (!fd) return fd.error();
+    // Offloads are per device, but set them on every queue as nebula does: harmless, and
+    // right on kernels that would reset them on attach.
+    if (offload_mask != 0 && ::ioctl(*fd, TUNSETOFFLOAD, offload_mask) != 0) {
+      return errno_error(errno, "TUNSETOFFLOAD on " + t.name_ + " queue " + std::to_string(q));
+    }
   }
   const unsigned idx = ::if_nametoindex(t.name_.c_str());
   if (idx == 0) return errno_error(errno, "if_nametoindex " + t.name_);
   t.ifindex_ = static_cast<int>(idx);
-  base::logger("tun")->info("opened tun name={} ifindex={} queues={}", t.name_, t.ifindex_,
-                            t.fds_.size());
+  base::logger("tun")->info("opened tun name={} ifindex={} queues={} vnet_hdr={} tso={} uso={}",
+                            t.name_, t.ifindex_, t.fds_.size(), t.offloads_.vnet_hdr,
+                            t.offloads_.tso, t.offloads_.uso);
   return t;
 }
 
 Tun::Tun(Tun&& other) noexcept
-    : name_(std::move(other.name_)), ifindex_(other.ifindex_), fds_(std::move(other.fds_)) {
+    : name_(std::move(other.name_)),
+      ifindex_(other.ifindex_),
+      offloads_(other.offloads_),
+      fds_(std::move(other.fds_)) {
   other.fds_.clear();
   other.ifindex_ = 0;
 }
@@ -179,6 +236,7 @@ Tun& Tun::operator=(Tun&& other) noexcept {
     close();
     name_ = std::move(other.name_);
     ifindex_ = other.ifindex_;
+    offloads_ = other.offloads_;
     fds_ = std::move(other.fds_);
     other.fds_.clear();
     other.ifindex_ = 0;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "tun/queue.hpp"
 
 namespace tun {
 
@@ -30,6 +31,11 @@ struct Options {
   // with one "%d" ("mt%d"); name() then gives the name the kernel chose.
   std::string name;
   std::size_t queues = 1;  // 1..kMaxQueues
+  // Ask for IFF_VNET_HDR with TUN_F_CSUM|TSO4|TSO6 (fact sheet 13.1): reads may then be TCP
+  // super-packets and writes may be merged. Falls back to TSO only without USO, and to no
+  // offloads at all if the kernel refuses even TSO; offloads() says what was granted.
+  bool offloads = false;
+  bool udp_offload = true;  // with `offloads`: also ask for TUN_F_USO4|USO6 (Linux 6.2)
 };
 
 // Why open() failed, in error().code (std::errc): invalid_argument (bad name or queue count),
@@ -52,15 +58,20 @@ class Tun {
   std::size_t queue_count() const noexcept { return fds_.size(); }
   // Queue q's fd (q < queue_count()); owned by this object, valid until close/destruction.
   int fd(std::size_t q) const noexcept { return fds_[q]; }
+  // What every queue fd was opened with; pass it to tun::Queue.
+  const Offloads& offloads() const noexcept { return offloads_; }
 
   // Closes every queue fd now. Idempotent.
   void close() noexcept;
 
  private:
   Tun() = default;
+  static base::Result<int> attach_queue(Tun& t, std::size_t q, short flags);
+  static base::Result<bool> open_queue_with_offloads(Tun& t, bool udp, unsigned& mask);
 
   std::string name_;
   int ifindex_ = 0;
+  Offloads offloads_;
   std::vector<int> fds_;
 };
 
