@@ -154,6 +154,7 @@ TEST_CASE("recv_batch returns 0 without error when nothing is queued") {
 TEST_CASE("a datagram too long for its buffer is dropped and the batch stays dense") {
   auto server = open_on("127.0.0.1");
   auto client = open_on("127.0.0.1");
+  client.set_gso(false);  // one datagram each (GSO would send 500 + 150 as one run)
   const base::Endpoint to{ip("127.0.0.1"), server.port()};
   const auto small1 = numbered(1, 100);
   const auto big = numbered(2, 500);
