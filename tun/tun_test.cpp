@@ -7,13 +7,16 @@
 #include <fcntl.h>
 #include <map>
 #include <poll.h>
+#include <sched.h>
 #include <set>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "base/testing/netns.hpp"
 #include "tun/headers.hpp"
@@ -218,6 +221,42 @@ TEST_CASE("open explains why an existing interface cannot be used") {
     CHECK(t->queue_count() == 2);
     CHECK(tun::delete_link(t->ifindex()).ok());
   }
+}
+
+// Runs `body` in a forked child (so it may drop privileges or change mounts) and returns
+// its exit status: what body returned, or 100 if it died.
+int in_child(int (*body)()) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(body());
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return 101;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+TEST_CASE("open says so when it lacks permission or /dev/net/tun is missing") {
+  if (!base::testing::is_root()) {
+    MESSAGE("skipped: needs root (drops privileges in a child)");
+    return;
+  }
+  // Without CAP_NET_ADMIN (root turned nobody, in a private namespace so nothing escapes).
+  CHECK(in_child([] {
+          if (::unshare(CLONE_NEWNET) != 0) return 10;
+          if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 11;
+          auto t = tun::Tun::open({.name = "mtperm0", .queues = 1});
+          if (t.ok()) return 12;
+          if (t.error().message.find("CAP_NET_ADMIN") == std::string::npos) return 13;
+          return t.error().code == std::errc::operation_not_permitted ? 0 : 14;
+        }) == 0);
+  // No /dev/net/tun: an empty tmpfs over /dev/net in a private mount namespace.
+  CHECK(in_child([] {
+          if (::unshare(CLONE_NEWNS | CLONE_NEWNET) != 0) return 10;
+          if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 11;
+          if (::mount("tmpfs", "/dev/net", "tmpfs", 0, nullptr) != 0) return 12;
+          auto t = tun::Tun::open({.name = "mtdev0", .queues = 1});
+          if (t.ok()) return 13;
+          if (t.error().message.find("/dev/net/tun") == std::string::npos) return 14;
+          return t.error().code == std::errc::no_such_device ? 0 : 15;
+        }) == 0);
 }
 
 TEST_CASE("packets spread over queues by flow and each flow stays on one queue") {
