@@ -21,6 +21,8 @@ FamilyResult open_family(const SocketSetOptions& o, base::IpAddr::Family family,
   uo.reuse_port = true;
   uo.fwmark = o.fwmark;
   uo.buffer_bytes = o.buffer_bytes;
+  uo.gso = o.gso;
+  uo.gro = o.gro;
   uo.hooks = o.hooks;
   for (std::size_t q = 0; q < o.queues; ++q) {
     uo.port = port;
@@ -117,6 +119,12 @@ base::Status SocketSet::set_fwmark(std::uint32_t mark) {
     }
   }
   return {};
+}
+
+void SocketSet::set_gso(bool on) noexcept {
+  for (auto* list : {&v4_, &v6_}) {
+    for (auto& s : *list) s->set_gso(on);
+  }
 }
 
 }  // namespace net

@@ -35,6 +35,8 @@ struct SocketSetOptions {
   bool ipv4 = true;  // false: do not even try (tests, v6-only setups)
   bool ipv6 = true;
   int buffer_bytes = kSocketBufferBytes;
+  bool gso = true;  // UdpOptions::gso for every socket
+  bool gro = true;  // UdpOptions::gro for every socket
   SocketHooks hooks;
 };
 
@@ -64,6 +66,8 @@ class SocketSet {
 
   // Sets (or clears, 0) SO_MARK on every socket; stops at the first failure.
   base::Status set_fwmark(std::uint32_t mark);
+  // The run-time UDP GSO switch (UdpSocket::set_gso) for every socket.
+  void set_gso(bool on) noexcept;
 
  private:
   SocketSet() = default;

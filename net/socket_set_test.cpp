@@ -271,6 +271,22 @@ TEST_CASE("fwmark reaches every socket of the set") {
   CHECK(mark_of(must(set->v6(1)).fd()) == 7);
 }
 
+TEST_CASE("offload switches reach every socket of the set") {
+  auto o = opts(2);
+  o.gro = false;
+  auto set = net::SocketSet::open(o);
+  REQUIRE(set.ok());
+  for (std::size_t q = 0; q < 2; ++q) {
+    CHECK_FALSE(must(set->v4(q)).gro_enabled());
+    CHECK(must(set->v6(q)).gso_enabled());
+  }
+  set->set_gso(false);
+  for (std::size_t q = 0; q < 2; ++q) {
+    CHECK_FALSE(must(set->v4(q)).gso_enabled());
+    CHECK_FALSE(must(set->v6(q)).gso_enabled());
+  }
+}
+
 TEST_CASE("queue counts are checked") {
   CHECK_FALSE(net::SocketSet::open(opts(0)).ok());
   CHECK_FALSE(net::SocketSet::open(opts(257)).ok());

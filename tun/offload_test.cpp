@@ -235,8 +235,10 @@ TEST_CASE("TCP and UDP cross two offloading TUNs intact, split on read and merge
   }
   // Both namespaces live on through the sockets and TUN fds; this thread is back home.
   Forwarder fwd(*a, *b);
-  for (const auto& [client, listener, addr] :
+  for (const auto& run :
        {std::tuple{client4, listen4, "10.60.0.1"}, std::tuple{client6, listen6, "fd60::1"}}) {
+    const auto [client, listener, to] = run;
+    const char* addr = to;  // a plain variable: INFO captures it
     INFO("to " << addr);
     sockaddr_storage ss{};
     const socklen_t len = base::Endpoint{ip(addr), 5001}.to_sockaddr(ss);

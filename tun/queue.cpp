@@ -295,6 +295,19 @@ std::size_t Queue::write_vnet(std::span<const base::PacketRef> packets,
       }
       continue;
     }
+    const bool tcp_group = s.gro.gso_type(g) != VnetHdr::kGsoUdpL4;
+    if (!(tcp_group ? gro_.tcp : gro_.udp)) {
+      // Merging of this kind was switched off earlier in this batch (a refused write).
+      for (std::uint16_t i = s.gro.first_packet(g); i != GroTable::kEnd; i = s.gro.next_packet(i)) {
+        if (write_with_header(s.spans[i], err)) {
+          ++written;
+        } else {
+          ec = err;
+          if (is_fatal(err)) return written;
+        }
+      }
+      continue;
+    }
     const std::size_t hl = s.gro.build_header(g, s.hdr);
     s.iov[0] = {s.hdr.data(), hl};
     int count = 1;
@@ -317,7 +330,7 @@ std::size_t Queue::write_vnet(std::span<const base::PacketRef> packets,
     }
     if (rc == EINVAL) {
       // The kernel refuses merged writes of this kind: stop merging them, send one by one.
-      const bool tcp = s.gro.gso_type(g) != VnetHdr::kGsoUdpL4;
+      const bool tcp = tcp_group;
       (tcp ? gro_.tcp : gro_.udp) = false;
       stats_.gro_disabled.add();
       base::logger("tun")->warn(

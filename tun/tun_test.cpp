@@ -283,7 +283,10 @@ TEST_CASE("packets spread over queues by flow and each flow stays on one queue")
     CHECK(p.size() == 20 + 8 + payload.size());
   }
   CHECK(queues_of_flow.size() == 16);
-  for (const auto& [port, qs] : queues_of_flow) CHECK_MESSAGE(qs.size() == 1, "port " << port);
+  for (const auto& flow : queues_of_flow) {
+    const std::uint16_t port = flow.first;  // a plain variable: INFO captures it
+    CHECK_MESSAGE(flow.second.size() == 1, "port " << port);
+  }
   CHECK(used.size() >= 2);
 }
 
