@@ -23,6 +23,12 @@ namespace {
 using detail::Ctrl;
 using detail::SockAddr;
 
+// The module logger, looked up once: base::logger() allocates and locks on every call.
+const base::Logger& log() {
+  static const base::Logger lg = base::logger("net");
+  return lg;
+}
+
 bool has_source(const SendMsg& m) noexcept {
   return m.source.valid() && !m.source.is_unspecified();
 }
@@ -236,7 +242,7 @@ SendResult UdpSocket::send_batch(std::span<const SendMsg> msgs,
       const Group& fg = s.group[g];
       if (fg.count > 1 && err == EIO && st.gso_on.exchange(false)) {
         st.stats.gso_disabled.fetch_add(1, std::memory_order_relaxed);
-        base::logger("net")->warn(
+        log()->warn(
             "UDP GSO send failed with EIO (no checksum offload on the "
             "way out?); GSO off for this socket port={}",
             port_);

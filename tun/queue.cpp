@@ -27,6 +27,12 @@ std::error_code errno_code(int err) {
 }
 
 const std::byte kZeroVnetHdr[VnetHdr::kSize] = {};
+
+// The module logger, looked up once: base::logger() allocates and locks on every call.
+const base::Logger& log() {
+  static const base::Logger lg = base::logger("tun");
+  return lg;
+}
 }  // namespace
 
 bool is_fatal(const std::error_code& ec) noexcept {
@@ -199,7 +205,7 @@ std::size_t Queue::read_vnet(std::span<base::PacketRef> out, std::error_code& ec
     const OffloadError err =
         plan_gso(h, base::ConstByteSpan(s.scratch.get() + s.start, len), s.plan);
     if (err != OffloadError::none || s.plan.max_segment_length() >= area.size()) {
-      MT_LOG_EVERY(base::logger("tun"), std::chrono::seconds(10), spdlog::level::debug,
+      MT_LOG_EVERY(log(), std::chrono::seconds(10), spdlog::level::debug,
                    "dropped super-packet err={} len={} gso_size={}", to_string(err), len,
                    h.gso_size);
       if (drop()) break;
@@ -333,7 +339,7 @@ std::size_t Queue::write_vnet(std::span<const base::PacketRef> packets,
       const bool tcp = tcp_group;
       (tcp ? gro_.tcp : gro_.udp) = false;
       stats_.gro_disabled.add();
-      base::logger("tun")->warn(
+      log()->warn(
           "tun write refused a merged {} packet (EINVAL); {} GRO off for "
           "this queue",
           tcp ? "TCP" : "UDP", tcp ? "TCP" : "UDP");
@@ -398,7 +404,7 @@ bool Queue::probe_tcp_gso_write(std::error_code& ec) noexcept {
   if (rc == EINVAL) {
     gro_.tcp = false;
     stats_.gro_disabled.add();
-    base::logger("tun")->warn(
+    log()->warn(
         "kernel refuses merged TCP writes with a short last segment "
         "(fact sheet 13.6); TCP GRO off for this queue");
   }
