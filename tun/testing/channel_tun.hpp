@@ -7,6 +7,10 @@
 // readable on fd(q), receive() takes a packet the worker wrote to fd(q). Both ends are
 // non-blocking and close-on-exec. SOCK_SEQPACKET keeps packet boundaries like a TUN.
 //
+// To stand in for a TUN opened with offloads, give tun::Queue an Offloads{true, true, true}
+// and inject packets that start with a virtio_net_hdr (super-packets included); what the
+// worker writes then starts with one too (merged runs as GSO super-packets).
+//
 // Differences from a real TUN: no flow-hash queue
 // choice (the test picks the queue); closing the ChannelTun makes the worker's reads fail with
 // ECONNRESET and its writes with EPIPE (both tun::is_fatal), as a deleted interface makes them
