@@ -44,6 +44,9 @@ struct Flags {
   std::string log_level;
   std::string socket_dir = "/var/run/wireguard";
   std::string metrics_addr;
+  bool no_tun_offloads = false;
+  bool no_udp_gso = false;
+  bool no_udp_gro = false;
 };
 
 // wireguard-go's LOG_LEVEL values, and spdlog's own names.
@@ -83,6 +86,7 @@ int run(const Flags& flags) {
   tun::Options topt;
   topt.name = flags.interface;
   topt.queues = flags.queues;
+  topt.offloads = !flags.no_tun_offloads;
   auto tun = tun::Tun::open(topt);
   if (!tun) {
     std::fprintf(stderr, "meshtund: cannot create interface %s: %s\n", flags.interface.c_str(),
@@ -100,7 +104,7 @@ int run(const Flags& flags) {
   }
 
   asio::io_context io;
-  magicsock::UdpBind bind({tun->queue_count(), true, true});
+  magicsock::UdpBind bind({tun->queue_count(), true, true, !flags.no_udp_gso, !flags.no_udp_gro});
   if (auto st = bind.rebind(0, 0); !st) {
     std::fprintf(stderr, "meshtund: cannot open UDP sockets: %s\n", st.error().to_string().c_str());
     return 1;
@@ -110,6 +114,7 @@ int run(const Flags& flags) {
   engine::Options eopt;
   eopt.queues = tun->queue_count();
   eopt.mtu = link->mtu() != 0 ? link->mtu() : wg::kDefaultMtu;
+  eopt.tun_offloads = tun->offloads();
   engine::Engine eng(eopt, tun_fds, bind, base::SystemClock::instance());
   meshtund::WgConfig config(eng);
 
@@ -184,8 +189,9 @@ int run(const Flags& flags) {
   } else {
     eng.start();
   }
-  lg->info("interface={} queues={} listen_port={} mtu={} started", tun->name(), tun->queue_count(),
-           bind.port(), eng.mtu());
+  lg->info("interface={} queues={} listen_port={} mtu={} tun_tso={} tun_uso={} started",
+           tun->name(), tun->queue_count(), bind.port(), eng.mtu(), tun->offloads().tso,
+           tun->offloads().uso);
 
   // 3. The control loop.
   asio::posix::stream_descriptor control(io, ::dup(eng.control_fd()));
@@ -241,6 +247,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-addr", flags.metrics_addr,
                  "serve Prometheus metrics at http://ADDRESS:PORT/metrics (loopback only, e.g. "
                  "127.0.0.1:9101)");
+  app.add_flag("--no-tun-offloads", flags.no_tun_offloads,
+               "open the TUN without virtio_net_hdr offloads (no TSO/USO reads, no merged writes)");
+  app.add_flag("--no-udp-gso", flags.no_udp_gso, "send one datagram per message (no UDP_SEGMENT)");
+  app.add_flag("--no-udp-gro", flags.no_udp_gro, "receive one datagram per message (no UDP_GRO)");
   app.add_option("IFNAME", flags.interface, "interface name (1-15 characters)")->required();
   CLI11_PARSE(app, argc, argv);
 

@@ -51,7 +51,10 @@ std::uint64_t bytes_of(std::span<const base::PacketRef> packets, std::size_t n) 
 // allocated once here so the loop allocates nothing.
 struct Engine::Worker {
   Worker(std::size_t queue, int tun_fd, const Options& o)
-      : q(queue), tun(tun_fd), pool(o.buffers_per_queue, o.buffer_size), wake_fd(make_eventfd()) {}
+      : q(queue),
+        tun(tun_fd, o.tun_offloads),
+        pool(o.buffers_per_queue, o.buffer_size),
+        wake_fd(make_eventfd()) {}
   ~Worker() {
     if (epoll_fd >= 0) ::close(epoll_fd);
     ::close(wake_fd);
@@ -155,12 +158,17 @@ void Engine::run_worker(Worker& w) {
   bool tun_ok = true;
   std::array<epoll_event, 8> events;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    const int n = ::epoll_wait(w.epoll_fd, events.data(), static_cast<int>(events.size()), 1000);
+    // Segments of a split super-packet or of a GRO buffer already in user space are work too:
+    // do not sleep on the fds while they wait.
+    const bool tun_pending = tun_ok && w.tun.has_pending();
+    const bool bind_pending = bind_.has_pending(w.q);
+    const int timeout = tun_pending || bind_pending ? 0 : 1000;
+    const int n = ::epoll_wait(w.epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0 && errno != EINTR) {
       log()->error("worker={} epoll_wait failed: {}", w.q, std::strerror(errno));
       break;
     }
-    bool tun_ready = false, bind_ready = false;
+    bool tun_ready = tun_pending, bind_ready = bind_pending;
     for (int i = 0; i < n; ++i) {
       switch (events[static_cast<std::size_t>(i)].data.u64) {
         case 0:

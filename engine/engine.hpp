@@ -31,6 +31,7 @@
 #include "base/packet.hpp"
 #include "engine/handshake_queue.hpp"
 #include "engine/routing.hpp"
+#include "tun/queue.hpp"
 #include "wg/bind.hpp"
 #include "wg/constants.hpp"
 #include "wg/device.hpp"
@@ -43,6 +44,9 @@ struct Options {
   // Pooled packet buffers per worker: two batches in flight plus room for staged packets.
   std::size_t buffers_per_queue = 2048;
   std::size_t buffer_size = base::PacketPool::kDefaultBufferSize;
+  // What the TUN fds were opened with (tun::Tun::offloads()): reads may then carry TCP/UDP
+  // super-packets, which the queues split, and writes are merged (GRO).
+  tun::Offloads tun_offloads;
 };
 
 // Summed over workers when read.

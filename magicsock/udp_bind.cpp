@@ -41,6 +41,15 @@ std::size_t UdpBind::receive(std::size_t q, std::span<base::PacketRef> bufs,
   return total;
 }
 
+bool UdpBind::has_pending(std::size_t q) const noexcept {
+  const auto set = sockets();
+  if (!set || q >= set->queue_count()) return false;
+  for (const net::UdpSocket* s : {set->v4(q), set->v6(q)}) {
+    if (s != nullptr && s->has_pending()) return true;
+  }
+  return false;
+}
+
 std::size_t UdpBind::send(std::size_t q, wg::Peer& peer,
                           std::span<const base::PacketRef> packets) noexcept {
   const auto ep = peer.endpoint();
@@ -96,6 +105,8 @@ base::Status UdpBind::rebind(std::uint16_t port, std::uint32_t fwmark) {
   o.fwmark = fwmark;
   o.ipv4 = options_.ipv4;
   o.ipv6 = options_.ipv6;
+  o.gso = options_.gso;
+  o.gro = options_.gro;
   auto set = net::SocketSet::open(o);
   if (!set) return set.error();
   sockets_.store(std::make_shared<net::SocketSet>(std::move(set.value())),

@@ -21,6 +21,8 @@ struct UdpBindOptions {
   std::size_t queues = 1;
   bool ipv4 = true;
   bool ipv6 = true;
+  bool gso = true;  // UDP_SEGMENT on send where the kernel has it
+  bool gro = true;  // UDP_GRO on receive where the kernel has it
 };
 
 class UdpBind final : public wg::Bind {
@@ -33,6 +35,7 @@ class UdpBind final : public wg::Bind {
   std::size_t wait_fds(std::size_t q, std::span<int, kMaxWaitFds> out) const noexcept override;
   std::size_t receive(std::size_t q, std::span<base::PacketRef> bufs,
                       std::span<wg::PeerEndpoint> sources) noexcept override;
+  bool has_pending(std::size_t q) const noexcept override;
   std::size_t send(std::size_t q, wg::Peer& peer,
                    std::span<const base::PacketRef> packets) noexcept override;
   bool send_to(const wg::PeerEndpoint& to, base::ConstByteSpan message) noexcept override;

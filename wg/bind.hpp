@@ -40,6 +40,9 @@ class Bind {
   // sources[i]. Returns how many; buffers past that hold nothing of value.
   virtual std::size_t receive(std::size_t q, std::span<base::PacketRef> bufs,
                               std::span<PeerEndpoint> sources) noexcept = 0;
+  // True when queue q has datagrams already in user space (the rest of a GRO buffer): call
+  // receive() again before waiting on the fds.
+  virtual bool has_pending(std::size_t q) const noexcept = 0;
 
   // Sends the transport messages packets[i]->data() to `peer`; the packets stay the caller's.
   // Returns how many went out; the rest were dropped (no endpoint, socket full or refusing).
