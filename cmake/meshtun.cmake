@@ -41,6 +41,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_
   target_compile_options(meshtun_options INTERFACE -fno-sanitize=function)
 endif()
 
+# Aggregates, so a stage can build only what it runs: `cmake --build B --target unit_tests`.
+add_custom_target(unit_tests)
+add_custom_target(fuzzers)
+
 # meshtun_library(<folder> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
 # Defines target meshtun_<folder> from the sources of that folder.
 function(meshtun_library folder)
@@ -65,6 +69,7 @@ function(meshtun_tests folder)
   add_executable(${folder}_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
   target_link_libraries(${folder}_test PRIVATE meshtun_${folder} ${ARG_DEPS} doctest::doctest
                         meshtun_options)
+  add_dependencies(unit_tests ${folder}_test)
   add_test(NAME ${folder} COMMAND ${folder}_test --no-intro=true)
   set_tests_properties(${folder} PROPERTIES LABELS unit TIMEOUT 600)
 endfunction()
@@ -75,4 +80,5 @@ function(meshtun_fuzzer name)
   add_executable(fuzz_${name} ${ARG_SOURCES})
   target_link_libraries(fuzz_${name} PRIVATE ${ARG_DEPS} meshtun_options)
   target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+  add_dependencies(fuzzers fuzz_${name})
 endfunction()
