@@ -48,7 +48,7 @@ class Node {
 
   // Waits up to `timeout` for a packet on any queue.
   std::optional<base::Bytes> wait_packet(
-      std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       for (std::size_t q = 0; q < tun.queue_count(); ++q) {
