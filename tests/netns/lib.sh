@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # tests/netns/lib.sh: helpers shared by the network-namespace tests (tests/netns/*.sh) and
 # scripts/bench. Sourced, never run. Needs root, /dev/net/tun, iproute2, wireguard-tools, ping
 # and python3.
