@@ -15,7 +15,7 @@
 # Addresses (all inside the namespaces made here):
 #   star topology (topo_star): node i (a=1 b=2 c=3 d=4) <-> router r over veth,
 #     node eth0 10.210.i.2/24 + fd00:210:i::2/64, r side .1 / ::1, default routes via r;
-#     after roam_node: eth1 10.211.i.2/24 + fd00:211:i::2/64 and eth0 is gone.
+#     after the k-th roam_node: 10.(210+k).i.2/24 + fd00:(210+k):i::2/64 only.
 #   pair topology (topo_pair): a eth0 10.210.0.1/24 + fd00:210::1/64 <-> b .2 / ::2.
 #   inner (tunnel) addresses: 10.220.0.i/24 and fd00:220::i/64.
 # OUT4[N], OUT6[N] hold a node's current outer addresses, IN4[N], IN6[N] its inner ones.
@@ -252,19 +252,31 @@ _inner_addrs() {
   done
 }
 
-# roam_node NODE: moves a star node to a new network: a second veth to r (eth1, 10.211.i.0/24,
-# fd00:211:i::/64) becomes the default route and eth0 is deleted with its addresses.
+# roam_node NODE MODE: moves a star node to a new network; its k-th move (k = 1, 2, ...) gives
+# it 10.(210+k).i.2/24 and fd00:(210+k):i::2/64 and takes its old outer addresses away for good.
+# MODE "link": a new veth ethk <-> r carries the new addresses and the old link is deleted (a
+# laptop going from Wi-Fi to LTE: the old interface index is gone too).
+# MODE "addr": the same link gets the new addresses and loses the old ones (a new DHCP lease).
+declare -A ROAMS=() ROAM_LINK=()
 roam_node() {
-  local n=$1 i=${NODE_IDX[$1]}
-  veth_add "$n" eth1 r "eth-${n}2"
-  addr_add r "eth-${n}2" "10.211.$i.1/24"
-  addr_add r "eth-${n}2" "fd00:211:$i::1/64"
-  addr_add "$n" eth1 "10.211.$i.2/24"
-  addr_add "$n" eth1 "fd00:211:$i::2/64"
-  ip -n "$RUN-$n" link del eth0
-  ip -n "$RUN-$n" route replace default via "10.211.$i.1"
-  ip -n "$RUN-$n" -6 route replace default via "fd00:211:$i::1"
-  OUT4[$n]=10.211.$i.2 OUT6[$n]=fd00:211:$i::2
+  local n=$1 mode=$2 i=${NODE_IDX[$1]} k=$((${ROAMS[$1]:-0} + 1))
+  local net=$((210 + k)) dev=${ROAM_LINK[$1]:-0} rdev
+  rdev=eth-$n${dev#0}
+  if [ "$mode" = link ]; then
+    veth_add "$n" "eth$k" r "eth-$n$k"
+    ip -n "$RUN-$n" link del "eth$dev"
+    dev=$k rdev=eth-$n$k
+  else
+    ip -n "$RUN-$n" addr flush dev "eth$dev" scope global
+  fi
+  addr_add r "$rdev" "10.$net.$i.1/24"
+  addr_add r "$rdev" "fd00:$net:$i::1/64"
+  addr_add "$n" "eth$dev" "10.$net.$i.2/24"
+  addr_add "$n" "eth$dev" "fd00:$net:$i::2/64"
+  ip -n "$RUN-$n" route replace default via "10.$net.$i.1"
+  ip -n "$RUN-$n" -6 route replace default via "fd00:$net:$i::1"
+  ROAMS[$n]=$k ROAM_LINK[$n]=$dev
+  OUT4[$n]=10.$net.$i.2 OUT6[$n]=fd00:$net:$i::2
 }
 
 # ---------------------------------------------------------------------------------------------
