@@ -456,6 +456,37 @@ tcp_transfer() {
   log "  tcp $from -> $to via $addr: ${mb} MiB, sha256 matches ($((SECONDS - t0)) s)"
 }
 
+# probe_listen NODE PORT SECONDS: a tagged-UDP listener (udp_probe.py) on all of NODE's
+# addresses for SECONDS; PROBE_PID[NODE] is its PID, its lines go to $TMPD/probe-NODE-PORT.
+declare -A PROBE_PID=()
+probe_listen() {
+  local out="$TMPD/probe-$1-$2"
+  rm -f "$out.ready"
+  bg timeout $(($3 + 5)) ip netns exec "$RUN-$1" "$PY" "$NETNS_LIB_DIR/udp_probe.py" listen \
+    --port "$2" --seconds "$3" --ready "$out.ready" >"$out" 2>&1
+  PROBE_PID[$1]=$LAST_PID
+  wait_until 5 test -e "$out.ready" || die "udp listener in $1 did not start: $(cat "$out")"
+}
+
+# probe_send NODE TO PORT PAYLOAD [SRC]: one tagged datagram from NODE (from address SRC).
+probe_send() {
+  local src=()
+  [ -z "${5:-}" ] || src=(--src "$5")
+  nx "$1" "$PY" "$NETNS_LIB_DIR/udp_probe.py" send --to "$2" --port "$3" --payload "$4" "${src[@]}" ||
+    die "udp send from $1 to $2 failed"
+}
+
+# probe_result NODE PORT: waits for NODE's listener to finish; PROBE_OUT gets what it received
+# (one line per datagram), PROBE_TAGS the sorted payloads on one line. Not for use in $(...).
+probe_result() {
+  local pid=${PROBE_PID[$1]} out="$TMPD/probe-$1-$2"
+  wait "$pid" || die "udp listener in $1 failed: $(cat "$out")"
+  grep -q '^# done$' "$out" || die "udp listener in $1 did not finish: $(cat "$out")"
+  PROBE_OUT=$(grep -v '^# done$' "$out" || true)
+  PROBE_TAGS=$(awk '$1 != "#" { print $1 }' "$out" | sort | tr '\n' ' ')
+  PROBE_TAGS=${PROBE_TAGS% }
+}
+
 # ---------------------------------------------------------------------------------------------
 # UAPI, CPU and counters
 
