@@ -7,8 +7,7 @@
 #     tx are left out because they differ by nature);
 #   - `wg showconf IF`, peer sections sorted by public key;
 #   - the raw UAPI `get=1` response, line by line in the daemon's order (peer blocks sorted by
-#     public key; last_handshake_time_*, rx_bytes, tx_bytes and meshtun_* extension lines left
-#     out);
+#     public key; last_handshake_time_*, rx_bytes and tx_bytes left out);
 #   - the errno of a few malformed UAPI requests that fail on their first line, after which
 #     the configuration must be unchanged.
 # Then a round of `wg set` changes (remove a peer, replace allowed IPs, remove a preshared key,
@@ -89,7 +88,7 @@ print("\n\n".join([text[0]] + sorted(text[1:])))'
 norm_uapi() {
   uapi "$1" $'get=1\n\n' | "$PY" -c '
 import re, sys
-skip = re.compile(r"^(last_handshake_time_sec|last_handshake_time_nsec|rx_bytes|tx_bytes|meshtun_[a-z_]*)=")
+skip = re.compile(r"^(last_handshake_time_sec|last_handshake_time_nsec|rx_bytes|tx_bytes)=")
 head, blocks = [], []
 for line in sys.stdin.read().split("\n"):
     if skip.match(line):

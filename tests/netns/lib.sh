@@ -47,6 +47,7 @@ WG_IFS=()                  # every WireGuard interface name this run used
 declare -A WG_PID=()       # ifname -> daemon PID
 declare -A WG_IMPL=()      # ifname -> implementation name
 declare -A WG_NODE=()      # ifname -> node
+declare -A METRICS_ADDR=() # ifname -> meshtund's --metrics-addr
 declare -A OUT4=() OUT6=() IN4=() IN6=()
 declare -A PRIV=() PUB=()  # key name -> base64 private / public key
 declare -A NODE_IDX=([a]=1 [b]=2 [c]=3 [d]=4)
@@ -308,6 +309,7 @@ impl_require() {
 # wg_start NODE IMPL IFNAME: runs IMPL in the foreground (in the background of this script) in
 # NODE's namespace, waits for its UAPI socket and TUN device. Sets WG_PID[IFNAME]. Its stdout and
 # stderr go to $TMPD/IFNAME.log. LOG_LEVEL comes from MESHTUN_NETNS_LOG_LEVEL (default error).
+# meshtund also gets `--metrics-addr 127.0.0.1:PORT` (its counters, for impl_drop_count).
 wg_start() {
   local node=$1 impl=$2 ifname=$3 bin
   impl_require "$impl"
@@ -315,8 +317,14 @@ wg_start() {
   [ ${#ifname} -le 15 ] || die "interface name too long: $ifname"
   WG_IFS+=("$ifname")
   rm -f "$WG_RUN_DIR/$ifname.sock"
+  local extra=()
+  if [ "$impl" = meshtund ]; then
+    # Its counters (impl_drop_count) are served here, on loopback inside the namespace.
+    METRICS_ADDR[$ifname]=127.0.0.1:$((9100 + ${#WG_IFS[@]}))
+    extra=(--metrics-addr "${METRICS_ADDR[$ifname]}")
+  fi
   bg ip netns exec "$RUN-$node" env LOG_LEVEL="${MESHTUN_NETNS_LOG_LEVEL:-error}" \
-    WG_PROCESS_FOREGROUND=1 "$bin" -f "$ifname" >"$TMPD/$ifname.log" 2>&1
+    WG_PROCESS_FOREGROUND=1 "$bin" "${extra[@]}" -f "$ifname" >"$TMPD/$ifname.log" 2>&1
   WG_PID[$ifname]=$LAST_PID
   WG_IMPL[$ifname]=$impl
   WG_NODE[$ifname]=$node
@@ -507,29 +515,39 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # impl_drop_count IMPL IFNAME REASON: how many packets the daemon dropped for REASON.
 #
-# HOOK FOR THE LEAD (meshtund): wireguard-go has no drop counters, so it prints "n/a". For
-# meshtund this expects the UAPI `get=1` response to carry extra lines
-#     meshtun_drop_<reason>=<count>
-# (the `wg` tool ignores keys it does not know; the dump test ignores keys starting with
-# "meshtun_"), with <reason> one of STYLE's DropReason names (no_route, too_short,
-# unknown_index, replayed, bad_tag, queue_full, ...). REASON "all" sums every meshtun_drop_*
-# line. If meshtund exposes its counters another way, change only the meshtund branch below.
-# A meshtund without such lines makes the caller fail: a missing counter never passes.
+# wireguard-go has no drop counters: it prints "n/a". meshtund serves Prometheus metrics at the
+# --metrics-addr that wg_start gives it; this reads the lines
+#     meshtun_drops_total{interface="IFNAME",reason="REASON"} COUNT
+# with REASON one of wg::DropReason's names (no_route, source_not_allowed, bad_tag, ...);
+# REASON "all" sums every reason. If meshtund exposes its counters some other way, change only
+# the meshtund branch below. A counter that cannot be read is a failure (return 1), never 0.
 impl_drop_count() {
-  local impl=$1 ifname=$2 reason=$3 resp
+  local impl=$1 ifname=$2 reason=$3
   case $impl in
     wg-go-*)
       echo n/a
       ;;
     meshtund)
-      resp=$(uapi "$ifname" $'get=1\n\n') || return 1
-      if [ "$reason" = all ]; then
-        grep -q '^meshtun_drop_[a-z_]*=' <<<"$resp" || return 1
-        awk -F= '/^meshtun_drop_[a-z_]*=/ { s += $2 } END { print s + 0 }' <<<"$resp"
-      else
-        grep -q "^meshtun_drop_$reason=" <<<"$resp" || return 1
-        awk -F= -v k="meshtun_drop_$reason" '$1 == k { print $2 }' <<<"$resp"
-      fi
+      [ -n "${METRICS_ADDR[$ifname]:-}" ] || return 1
+      nx "${WG_NODE[$ifname]}" "$PY" -c '
+import re, sys, urllib.request
+url, ifname, reason = sys.argv[1:4]
+text = urllib.request.urlopen(url, timeout=3).read().decode()
+pat = re.compile(r"^meshtun_drops_total\{(.*)\} (\d+)$")
+total, seen = 0, False
+for line in text.splitlines():
+    m = pat.match(line)
+    if not m:
+        continue
+    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(1)))
+    if labels.get("interface") != ifname:
+        continue
+    if reason == "all" or labels.get("reason") == reason:
+        total += int(m.group(2))
+        seen = True
+if not seen:
+    sys.exit(f"no meshtun_drops_total for interface {ifname} reason {reason} at {url}")
+print(total)' "http://${METRICS_ADDR[$ifname]}/metrics" "$ifname" "$reason"
       ;;
     *) return 1 ;;
   esac

@@ -12,7 +12,8 @@
 # an unassigned address in c's range raise the hub's tx counter for c only; (4) datagrams to the
 # uncovered range reach no peer (no tx counter moves) and, for meshtund, raise its no_route
 # drop counter (impl_drop_count in lib.sh; wireguard-go has none); (5) inbound source check: a
-# spoke's packets reach the hub only from source addresses the hub assigns to that spoke.
+# spoke's packets reach the hub only from source addresses the hub assigns to that spoke (for
+# meshtund, its source_not_allowed counter grows by the 4 spoofed packets).
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 parse_pairs "$@"
@@ -108,6 +109,7 @@ else
 fi
 
 # (5) inbound source check on the hub.
+spoof0=$(drop_count_or_die "$IMPL_A" "$HUB" source_not_allowed)
 probe_listen a 7001 3
 probe_send b "${IN4[a]}" 7001 b-own4 "${SITE4[b]}"
 probe_send b "${IN6[a]}" 7001 b-own6 "${SITE6[b]}"
@@ -119,7 +121,14 @@ probe_send b "${IN6[a]}" 7001 b-as-d6 fd00:60::9
 probe_result a 7001
 [ "$PROBE_TAGS" = "b-own4 b-own6 c-own4" ] ||
   die "hub received '$PROBE_TAGS'; want only 'b-own4 b-own6 c-own4' (sources not allowed for the sending peer must be dropped)"
-log "(5) hub accepted each spoke's own sources and dropped b's packets with c's and d's sources"
+spoof1=$(drop_count_or_die "$IMPL_A" "$HUB" source_not_allowed)
+if [ "$spoof0" = n/a ]; then
+  log "(5) hub accepted each spoke's own sources and dropped b's packets with c's and d's sources"
+else
+  [ $((spoof1 - spoof0)) -ge 4 ] ||
+    die "$IMPL_A source_not_allowed drop counter grew by $((spoof1 - spoof0)) for 4 spoofed packets"
+  log "(5) hub accepted each spoke's own sources, dropped b's 4 with c's and d's sources (source_not_allowed +$((spoof1 - spoof0)))"
+fi
 
 wg_alive "$HUB" || die "$IMPL_A hub died"
 log "PASS"
