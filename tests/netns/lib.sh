@@ -465,7 +465,8 @@ tcp_transfer() {
 }
 
 # probe_listen NODE PORT SECONDS: a tagged-UDP listener (udp_probe.py) on all of NODE's
-# addresses for SECONDS; PROBE_PID[NODE] is its PID, its lines go to $TMPD/probe-NODE-PORT.
+# addresses for at most SECONDS (probe_result stops it sooner); PROBE_PID[NODE] is its PID, its
+# lines go to $TMPD/probe-NODE-PORT.
 declare -A PROBE_PID=()
 probe_listen() {
   local out="$TMPD/probe-$1-$2"
@@ -484,10 +485,14 @@ probe_send() {
     die "udp send from $1 to $2 failed"
 }
 
-# probe_result NODE PORT: waits for NODE's listener to finish; PROBE_OUT gets what it received
-# (one line per datagram), PROBE_TAGS the sorted payloads on one line. Not for use in $(...).
+# probe_result NODE PORT: lets in-flight datagrams arrive (0.3 s), stops NODE's listener and
+# waits for it; PROBE_OUT gets what it received (one line per datagram), PROBE_TAGS the sorted
+# payloads on one line. Not for use in $(...).
 probe_result() {
   local pid=${PROBE_PID[$1]} out="$TMPD/probe-$1-$2"
+  sleep 0.3
+  nx "$1" "$PY" "$NETNS_LIB_DIR/udp_probe.py" send --to 127.0.0.1 --port "$2" --payload __stop__ ||
+    true
   wait "$pid" || die "udp listener in $1 failed: $(cat "$out")"
   grep -q '^# done$' "$out" || die "udp listener in $1 did not finish: $(cat "$out")"
   PROBE_OUT=$(grep -v '^# done$' "$out" || true)

@@ -58,7 +58,7 @@ done
 log "(1) pings to each spoke's own addresses (nested prefixes too) answered"
 
 # (2) tagged UDP: each spoke's listener sees exactly the datagrams meant for it.
-for n in "${SPOKES[@]}"; do probe_listen "$n" 7000 3; done
+for n in "${SPOKES[@]}"; do probe_listen "$n" 7000 20; done
 for n in "${SPOKES[@]}"; do
   probe_send a "${SITE4[$n]}" 7000 "to-$n-v4"
   probe_send a "${SITE6[$n]}" 7000 "to-$n-v6"
@@ -76,7 +76,8 @@ hub_tx() { wg_peer_field a "$HUB" "$1" tx; }
 declare -A TX0=()
 for n in "${SPOKES[@]}"; do TX0[$n]=$(hub_tx "$n"); done
 nx a "$PY" "$NETNS_LIB_DIR/udp_probe.py" send --to 10.50.1.99 --port 7000 --payload counted --count 20
-sleep 0.5
+_c_counted() { [ $(($(hub_tx c) - TX0[c])) -ge $((20 * 64)) ]; }
+wait_until 5 _c_counted || true
 for n in "${SPOKES[@]}"; do
   delta=$(($(hub_tx "$n") - TX0[$n]))
   if [ "$n" = c ]; then
@@ -89,7 +90,7 @@ log "(3) 20 datagrams to 10.50.1.99: hub tx counter grew for c only"
 
 # (4) an uncovered destination reaches nobody and is counted (meshtund).
 drops0=$(drop_count_or_die "$IMPL_A" "$HUB" no_route)
-for n in "${SPOKES[@]}"; do TX0[$n]=$(hub_tx "$n"); probe_listen "$n" 7002 2; done
+for n in "${SPOKES[@]}"; do TX0[$n]=$(hub_tx "$n"); probe_listen "$n" 7002 20; done
 nx a "$PY" "$NETNS_LIB_DIR/udp_probe.py" send --to 10.70.0.5 --port 7002 --payload lost4 --count 20
 nx a "$PY" "$NETNS_LIB_DIR/udp_probe.py" send --to fd00:70::5 --port 7002 --payload lost6 --count 20
 ping_none a 10.70.0.5 3
@@ -110,7 +111,7 @@ fi
 
 # (5) inbound source check on the hub.
 spoof0=$(drop_count_or_die "$IMPL_A" "$HUB" source_not_allowed)
-probe_listen a 7001 3
+probe_listen a 7001 20
 probe_send b "${IN4[a]}" 7001 b-own4 "${SITE4[b]}"
 probe_send b "${IN6[a]}" 7001 b-own6 "${SITE6[b]}"
 probe_send c "${IN4[a]}" 7001 c-own4 "${SITE4[c]}"

@@ -3,9 +3,9 @@
 """Tagged UDP datagrams to see where packets arrive (used by the netns tests).
 
   udp_probe.py listen --port P --seconds S --ready FILE
-      listens on 0.0.0.0:P and [::]:P for S seconds; prints one line per datagram:
-      `<payload> from <source address>`, and `# done` at the end. Creates FILE once both
-      sockets are bound.
+      listens on 0.0.0.0:P and [::]:P for S seconds, or until a datagram `__stop__` comes;
+      prints one line per other datagram: `<payload> from <source address>`, and `# done` at
+      the end. Creates FILE once both sockets are bound.
   udp_probe.py send --to ADDR --port P --payload TEXT [--src ADDR] [--count N]
       sends TEXT N times (default 1), 10 ms apart, from --src if given.
 """
@@ -28,13 +28,17 @@ def listen(args):
     with open(args.ready, "w", encoding="ascii") as f:
         f.write("ready\n")
     end = time.monotonic() + args.seconds
-    while True:
+    stop = False
+    while not stop:
         left = end - time.monotonic()
         if left <= 0:
             break
         ready, _, _ = select.select(socks, [], [], left)
         for s in ready:
             data, src = s.recvfrom(65535)
+            if data == b"__stop__":
+                stop = True
+                continue
             print(f"{data.decode(errors='replace')} from {src[0]}", flush=True)
     print("# done", flush=True)
 
