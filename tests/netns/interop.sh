@@ -7,12 +7,12 @@
 #
 # For each of four cases (tunnel over outer IPv4 or IPv6) x (handshake started by a or by b):
 # both daemons are started afresh, only the initiator knows the other's endpoint, and the
-# initiator pings first. (Fresh processes, not `wg set peer remove`: wireguard-go 0.0.20231211
-# sends some packets to a garbled IPv6 address right after a peer moves from an IPv4 to an
-# IPv6 endpoint, which would cost a 5 s handshake retry; see the README.) Then pings over inner IPv4 and IPv6 in
-# both directions must all be answered, and the responder must have learned the initiator's
-# endpoint. In the two cases started by a, a TCP transfer of MESHTUN_NETNS_XFER_MIB MiB
-# (default 200) goes each way and its sha256 must match at the other end; the transfer
+# initiator pings first; the two cases started by b use a preshared key. (Fresh processes, not
+# `wg set peer remove`: wireguard-go 0.0.20231211 sends some packets to a garbled IPv6 address
+# right after a peer moves from an IPv4 to an IPv6 endpoint, which would cost a 5 s handshake
+# retry; see the README.) Then pings over inner IPv4 and IPv6 in both directions must all be
+# answered, and the responder must have learned the initiator's endpoint. In the two cases
+# started by a, a TCP transfer of MESHTUN_NETNS_XFER_MIB MiB (default 200) goes each way and its sha256 must match at the other end; the transfer
 # counters of `wg show` must account for it. Also checks the TUN MTU is 1420.
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -49,10 +49,15 @@ run_case() {
   local fam=$1 ini=$2 xfer=$3 res
   res=$(other "$ini")
   start_both
-  log "case: outer IPv$fam, handshake from $ini (${WG_IMPL[${IFN[$ini]}]}), MTU 1420 on both"
+  log "case: outer IPv$fam, handshake from $ini (${WG_IMPL[${IFN[$ini]}]})$([ "$ini" = b ] && echo ", preshared key"), MTU 1420 on both"
+  local psk=()
+  if [ "$ini" = b ]; then
+    (umask 077 && wg genpsk >"$TMPD/psk")
+    psk=(preshared-key "$TMPD/psk")
+  fi
   wg_peer "$ini" "${IFN[$ini]}" "$res" "${IN4[$res]}/32,${IN6[$res]}/128" \
-    endpoint "$("ep$fam" "$res" "${PORT[$res]}")"
-  wg_peer "$res" "${IFN[$res]}" "$ini" "${IN4[$ini]}/32,${IN6[$ini]}/128"
+    endpoint "$("ep$fam" "$res" "${PORT[$res]}")" "${psk[@]}"
+  wg_peer "$res" "${IFN[$res]}" "$ini" "${IN4[$ini]}/32,${IN6[$ini]}/128" "${psk[@]}"
   [ "$(wg_peer_field "$res" "${IFN[$res]}" "$ini" endpoint)" = "(none)" ] ||
     die "responder $res has an endpoint before any handshake"
   ping_wait "$ini" "${IN4[$res]}" 15
