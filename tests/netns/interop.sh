@@ -12,8 +12,9 @@
 # right after a peer moves from an IPv4 to an IPv6 endpoint, which would cost a 5 s handshake
 # retry; see the README.) Then pings over inner IPv4 and IPv6 in both directions must all be
 # answered, and the responder must have learned the initiator's endpoint. In the two cases
-# started by a, a TCP transfer of MESHTUN_NETNS_XFER_MIB MiB (default 200) goes each way and its sha256 must match at the other end; the transfer
-# counters of `wg show` must account for it. Also checks the TUN MTU is 1420.
+# started by a, a TCP transfer of MESHTUN_NETNS_XFER_MIB MiB (default 200) goes each way and
+# its sha256 must match at the other end; the transfer counters of `wg show` must account for
+# it. Also checks the TUN MTU is 1420.
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 parse_pairs "$@"
