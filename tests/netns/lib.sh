@@ -119,10 +119,23 @@ pid_alive() {
   [ "$st" != Z ] && [ "$st" != X ]
 }
 
-# stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 5). Reaps it. Returns 0
-# if it went away after SIGTERM, 1 if it needed SIGKILL.
+# pid_ours PID: the process is one this script started: a child of this shell (zombies
+# included), or a daemon that detached itself and names this run's prefix on its command line.
+# A PID that was reaped and reused by someone else's process is not ours: never signal it.
+pid_ours() {
+  local s ppid
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  ppid=$(awk '{ print $2 }' <<<"$s")
+  [ "$ppid" = "$$" ] && return 0
+  [ -n "$RUN" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$RUN"
+}
+
+# stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 5), only if pid_ours.
+# Reaps it. Returns 0 if it went away after SIGTERM (or was gone), 1 if it needed SIGKILL.
 stop_pid() {
   local pid=$1 limit=${2:-5} i
+  pid_ours "$pid" || return 0
   pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < limit * 10; i++)); do
@@ -139,7 +152,7 @@ netns_cleanup() {
   set +eE
   trap - ERR INT TERM
   local pid n f
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do pid_ours "$pid" && kill -TERM "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do stop_pid "$pid" 3 >/dev/null 2>&1; done
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$TMPD" ]; then
     for f in "$TMPD"/*.log; do
@@ -166,8 +179,16 @@ wait_until() {
   done
 }
 
-# bg CMD...: starts CMD in the background, remembers its PID (LAST_PID) for cleanup.
+# bg CMD...: starts CMD in the background, remembers its PID (LAST_PID) for cleanup. CMD must
+# be a program (so that LAST_PID is the program itself: `ip netns exec` and `timeout` keep it or
+# pass signals on); `bg nx NODE ...` is turned into `ip netns exec`.
 bg() {
+  if [ "$1" = nx ]; then
+    local node=$2
+    shift 2
+    set -- ip netns exec "$RUN-$node" "$@"
+  fi
+  [ "$(type -t "$1")" = file ] || die "bg: '$1' is not a program; its PID would not be the process's"
   "$@" &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
