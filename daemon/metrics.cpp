@@ -19,8 +19,11 @@ std::string render_metrics(engine::Engine& eng, const std::string& interface) {
   family(out, "meshtun_drops_total", "counter", "Packets and messages dropped, by reason.");
   for (std::size_t r = 1; r < wg::kDropReasonCount; ++r) {
     const auto reason = static_cast<wg::DropReason>(r);
+    std::uint64_t n = eng.drops().get(reason);
+    // Datagrams too long for a buffer are dropped by the sockets, before the engine.
+    if (reason == wg::DropReason::too_big) n += eng.bind().datagrams_dropped();
     fmt::format_to(it, "meshtun_drops_total{{{},reason=\"{}\"}} {}\n", iface, wg::to_string(reason),
-                   eng.drops().get(reason));
+                   n);
   }
   const engine::Stats s = eng.stats();
   const struct {

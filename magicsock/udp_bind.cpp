@@ -93,6 +93,23 @@ bool UdpBind::send_to(const wg::PeerEndpoint& to, base::ConstByteSpan message) n
   return r.sent == 1;
 }
 
+namespace {
+std::uint64_t receive_drops(const net::SocketSet& set) noexcept {
+  std::uint64_t n = 0;
+  for (std::size_t q = 0; q < set.queue_count(); ++q) {
+    for (const net::UdpSocket* s : {set.v4(q), set.v6(q)}) {
+      if (s != nullptr) n += s->stats().receive_dropped.load(std::memory_order_relaxed);
+    }
+  }
+  return n;
+}
+}  // namespace
+
+std::uint64_t UdpBind::datagrams_dropped() const noexcept {
+  const auto set = sockets();
+  return retired_drops_.load(std::memory_order_relaxed) + (set ? receive_drops(*set) : 0);
+}
+
 std::uint16_t UdpBind::port() const noexcept {
   const auto set = sockets();
   return set ? set->port() : 0;
@@ -109,8 +126,9 @@ base::Status UdpBind::rebind(std::uint16_t port, std::uint32_t fwmark) {
   o.gro = options_.gro;
   auto set = net::SocketSet::open(o);
   if (!set) return set.error();
-  sockets_.store(std::make_shared<net::SocketSet>(std::move(set.value())),
-                 std::memory_order_release);
+  auto old = sockets_.exchange(std::make_shared<net::SocketSet>(std::move(set.value())),
+                               std::memory_order_acq_rel);
+  if (old) retired_drops_.fetch_add(receive_drops(*old), std::memory_order_relaxed);
   fwmark_.store(fwmark, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return {};

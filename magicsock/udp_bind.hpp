@@ -40,6 +40,7 @@ class UdpBind final : public wg::Bind {
                    std::span<const base::PacketRef> packets) noexcept override;
   bool send_to(const wg::PeerEndpoint& to, base::ConstByteSpan message) noexcept override;
   std::uint16_t port() const noexcept override;
+  std::uint64_t datagrams_dropped() const noexcept override;
   base::Status rebind(std::uint16_t port, std::uint32_t fwmark) override;
 
   std::uint32_t fwmark() const noexcept { return fwmark_.load(std::memory_order_relaxed); }
@@ -58,6 +59,7 @@ class UdpBind final : public wg::Bind {
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint32_t> fwmark_{0};
   std::atomic<std::uint64_t> send_failures_{0};
+  std::atomic<std::uint64_t> retired_drops_{0};  // receive drops of socket sets rebind() retired
 };
 
 }  // namespace magicsock

@@ -51,6 +51,9 @@ class Bind {
   // Sends one message to an explicit endpoint (cookie replies go to a datagram's source).
   virtual bool send_to(const PeerEndpoint& to, base::ConstByteSpan message) noexcept = 0;
 
+  // Datagrams dropped before the engine saw them (too long for a buffer), since start.
+  virtual std::uint64_t datagrams_dropped() const noexcept = 0;
+
   // The UDP port in use (0: none yet).
   virtual std::uint16_t port() const noexcept = 0;
   // Listen on `port` (0: pick one) with SO_MARK `fwmark` (0: none). On failure nothing
