@@ -252,7 +252,14 @@ int main(int argc, char** argv) {
   app.add_flag("--no-udp-gso", flags.no_udp_gso, "send one datagram per message (no UDP_SEGMENT)");
   app.add_flag("--no-udp-gro", flags.no_udp_gro, "receive one datagram per message (no UDP_GRO)");
   app.add_option("IFNAME", flags.interface, "interface name (1-15 characters)")->required();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints what was wrong and how to get help
+    return 2;
+  }
 
   if (const char* fg = std::getenv("WG_PROCESS_FOREGROUND"); fg && std::string(fg) == "1")
     flags.foreground = true;
