@@ -50,8 +50,12 @@ log "garbage at $IMPL_A ${OUT4[a]}:${PORT[a]} and [${OUT6[a]}]:${PORT[a]} for $S
 wait "$GARBAGE_PID" || die "garbage sender failed: $(cat "$TMPD/garbage.out")"
 log "  $(cat "$TMPD/garbage.out")"
 sent=$(sed -n 's/^sent=\([0-9]*\) .*/\1/p' "$TMPD/garbage.out")
-grep -q 'captured=1:[0-9]*,2:[0-9]*,4:' "$TMPD/garbage.out" ||
-  die "the garbage sender did not capture the handshake and transport messages to replay"
+# Types 1, 2 and 4 must have been captured; type 3 may be too (cookie replies from a that is
+# under load from this very flood, answering replayed initiations: correct behaviour).
+for t in 1 2 4; do
+  grep -Eq "captured=([0-9]+:[0-9]+,)*$t:[0-9]+" "$TMPD/garbage.out" ||
+    die "the garbage sender did not capture the handshake and transport messages to replay"
+done
 
 wait "$PING_PID" || true
 got=$(sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' "$TMPD/ping.out")
