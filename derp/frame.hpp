@@ -68,6 +68,7 @@ inline constexpr std::size_t kMinClientInfoLen = kKeyLen + kNonceLen;
 inline constexpr std::size_t kMaxClientInfoLen = 256 << 10;
 inline constexpr std::size_t kMinPingLen = 8;
 inline constexpr std::size_t kMaxPingLen = 1000;
+inline constexpr std::size_t kMaxUnknownFrameLen = kKeyLen + kMaxPacketSize;  // skipped up to this
 // Limits a client applies to what a server sends.
 inline constexpr std::size_t kMaxServerKeyFrameLen = 1024;
 inline constexpr std::size_t kMaxClientReadFrameLen = 1 << 20;

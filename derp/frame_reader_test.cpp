@@ -84,6 +84,11 @@ TEST_CASE("a huge unknown frame is skipped without buffering") {
   REQUIRE(r.feed(chunk, [](std::uint8_t, base::ConstByteSpan) { return true; }).ok());
   CHECK(r.buffered_bytes() == 0);  // the frame being skipped is not held
   CHECK_FALSE(r.at_frame_boundary());
+
+  derp::FrameReader r2(&derp::server_read_limit);
+  r2.set_handshake_done(true);
+  derp::write_frame_header(std::span<std::byte, 5>(hdr.data(), 5), std::uint8_t{0x30}, 0xfffffff0u);
+  CHECK_FALSE(r2.feed(hdr, [](std::uint8_t, base::ConstByteSpan) { return true; }).ok());
 }
 
 TEST_CASE("before the handshake only ClientInfo is accepted; the handler can flip the state") {
