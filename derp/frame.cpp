@@ -232,7 +232,9 @@ ReadLimit server_read_limit(std::uint8_t type, bool handshake_done) noexcept {
     case FrameType::ping:
       return {Action::deliver, kMaxPingLen};
     default:
-      return {Action::skip, std::numeric_limits<std::uint32_t>::max()};
+      // Newer Go servers refuse unknown frames longer than the largest SendPacket, so that a
+      // client cannot make the server drain gigabytes; so do we.
+      return {Action::skip, kMaxUnknownFrameLen};
   }
 }
 
