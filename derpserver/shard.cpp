@@ -19,6 +19,8 @@ Shard::Shard(boost::asio::io_context& io, std::size_t index, base::Clock& clock)
 Shard::~Shard() = default;
 
 void Shard::add(Stream* s) noexcept {
+  if (s->shard_linked_) return;
+  s->shard_linked_ = true;
   s->shard_prev_ = nullptr;
   s->shard_next_ = head_;
   if (head_ != nullptr) head_->shard_prev_ = s;
@@ -27,7 +29,8 @@ void Shard::add(Stream* s) noexcept {
 }
 
 void Shard::remove(Stream* s) noexcept {
-  if (s->shard_prev_ == nullptr && head_ != s) return;  // not linked
+  if (!s->shard_linked_) return;
+  s->shard_linked_ = false;
   if (s->shard_prev_ != nullptr) s->shard_prev_->shard_next_ = s->shard_next_;
   if (s->shard_next_ != nullptr) s->shard_next_->shard_prev_ = s->shard_prev_;
   if (head_ == s) head_ = s->shard_next_;

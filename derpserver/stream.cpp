@@ -143,7 +143,8 @@ Stream::Stream(Shard& shard, boost::asio::ip::tcp::socket socket)
 }
 
 Stream::~Stream() {
-  shard_.remove(this);
+  // Normally close() has unlinked us already; only then may the shard be gone.
+  if (shard_linked_) shard_.remove(this);
 }
 
 void Stream::start_io() {

@@ -102,6 +102,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Intrusive links in the shard's list (owner thread only).
   Stream* shard_prev_ = nullptr;
   Stream* shard_next_ = nullptr;
+  bool shard_linked_ = false;
 
  protected:
   // Bytes read from the socket; return false to close (reason in close_reason_hint()).
