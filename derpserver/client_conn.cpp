@@ -100,9 +100,14 @@ bool ClientConn::on_bytes(base::ConstByteSpan bytes) {
 }
 
 bool ClientConn::feed_frames(base::ConstByteSpan bytes) {
+  // A frame handler can close this connection (a write error while flushing to ourselves);
+  // the route cache it is using is cleared only after the handler returns.
+  in_feed_ = true;
   auto st = reader_.feed(bytes, [this](std::uint8_t type, base::ConstByteSpan payload) {
-    return handle_frame(type, payload);
+    return !closed() && handle_frame(type, payload);
   });
+  in_feed_ = false;
+  if (closed()) cache_.clear();
   if (!st) {
     if (closed()) return true;  // closed from inside a handler
     server_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
@@ -394,7 +399,7 @@ void ClientConn::on_tick(base::TimePoint now) {
 }
 
 void ClientConn::on_closed() {
-  cache_.clear();  // drop references to other connections (breaks cycles)
+  if (!in_feed_) cache_.clear();  // drop references to other connections (breaks cycles)
   http_.reset();
   if (!registered_) return;
   registered_ = false;

@@ -119,6 +119,7 @@ class ClientConn final : public Stream {
   bool is_prober_ = false;
   bool not_ideal_ = false;
   bool registered_ = false;
+  bool in_feed_ = false;  // inside reader_.feed(): the route cache is in use
 
   std::atomic<bool> preferred_{false};
   std::atomic<bool> watcher_{false};

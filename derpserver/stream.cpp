@@ -20,7 +20,7 @@ namespace {
 constexpr int kMaxIov = 64;
 constexpr std::size_t kTlsChunk = 16 * 1024;
 // Per wake-up budgets, so one busy stream cannot starve the others on its shard.
-constexpr int kMaxReadsPerWake = 16;
+constexpr int kMaxReadsPerWake = 4;
 constexpr std::size_t kMaxWriteBytesPerWake = 512 * 1024;
 
 Transport::Status ssl_status(SSL* ssl, int ret) {
@@ -242,6 +242,21 @@ void Stream::on_readable() {
 }
 
 bool Stream::enqueue_packet(OutBufPtr b) {
+  // On our own thread with a full queue and a writable socket, write now instead of
+  // dropping: the reader of a fast sender on this shard would otherwise fill the queue
+  // faster than the posted writer gets to run. Drops then happen only when the socket
+  // itself is full (or when another shard's writer falls behind).
+  if (!closed_ && !waiting_writable_ && !handshaking_ &&
+      shard_.io().get_executor().running_in_this_thread()) {
+    bool full = false;
+    {
+      base::MutexLock lock(queue_mu_);
+      full = b->kind == PacketKind::disco ? disco_q_.size() >= disco_depth_
+                                          : data_q_.size() >= data_depth_;
+      if (full) write_scheduled_ = true;
+    }
+    if (full) do_write();
+  }
   OutBufPtr evicted;
   bool post = false;
   {

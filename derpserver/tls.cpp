@@ -206,6 +206,7 @@ base::Result<TlsContext> TlsContext::server(const PemPair& pem) {
       ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_num_tickets(ctx, 0);
 
   BioPtr cb(BIO_new_mem_buf(pem.cert_pem.data(), static_cast<int>(pem.cert_pem.size())));
   X509Ptr leaf(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
