@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
     log->info("signal {}: stopping", sig);
     server.stop();
   });
-  log->info("meshtun-derper running: {} threads, DERP on {} ({})", threads, f.addr,
+  log->info("meshtun-derper running: {} threads, DERP on {} port {} ({})", threads, f.addr, *port,
             tls ? "TLS" : "plain HTTP");
 
   std::vector<std::thread> pool;

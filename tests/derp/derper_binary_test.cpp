@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// meshtun-derper --dev as a process: it starts, serves two derpclients that exchange a
+// packet, answers /derp/probe, and exits cleanly on SIGTERM.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fcntl.h>
+#include <regex>
+#include <string>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include "derp/harness.hpp"
+
+#ifndef MESHTUN_DERPER_PATH
+#error "MESHTUN_DERPER_PATH must name the meshtun-derper binary"
+#endif
+
+namespace {
+
+using derptest::connected;
+using derptest::Recorder;
+using derptest::World;
+using namespace std::chrono_literals;
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;  // its stderr
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (out >= 0) ::close(out);
+  }
+};
+
+TEST_CASE("meshtun-derper --dev serves clients and stops on SIGTERM") {
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  Child child;
+  child.pid = ::fork();
+  REQUIRE(child.pid >= 0);
+  if (child.pid == 0) {
+    ::dup2(pipefd[1], 2);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    ::execl(MESHTUN_DERPER_PATH, "meshtun-derper", "--dev", "--addr", "127.0.0.1:0", "--stun",
+            "false", "--threads", "2", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  ::close(pipefd[1]);
+  child.out = pipefd[0];
+  ::fcntl(child.out, F_SETFL, O_NONBLOCK);
+
+  World w;
+  std::string log;
+  std::smatch m;
+  const std::regex port_re("DERP on 127\\.0\\.0\\.1:0 port ([0-9]+)");
+  REQUIRE(w.until(
+      [&] {
+        char buf[4096];
+        const ssize_t n = ::read(child.out, buf, sizeof buf);
+        if (n > 0) log.append(buf, static_cast<std::size_t>(n));
+        return std::regex_search(log, m, port_re);
+      },
+      10s));
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+
+  Recorder ra, rb;
+  auto oa = w.client_options(port);
+  auto ob = w.client_options(port);
+  auto a = w.add_client(oa, ra);
+  auto b = w.add_client(ob, rb);
+  REQUIRE(w.until([&] { return connected(a) && connected(b); }));
+  a->send(ob.key.public_key(), base::as_bytes("through the binary"));
+  REQUIRE(w.until([&] { return rb.saw_packet_from(oa.key.public_key(), "through the binary"); }));
+  bool pong = false;
+  b->ping([&](bool ok, base::Duration) { pong = ok; });
+  REQUIRE(w.until([&] { return pong; }));
+
+  a->close();
+  b->close();
+  REQUIRE(::kill(child.pid, SIGTERM) == 0);
+  int status = -1;
+  const bool exited =
+      w.until([&] { return ::waitpid(child.pid, &status, WNOHANG) == child.pid; }, 10s);
+  REQUIRE(exited);
+  child.pid = -1;
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
