@@ -25,8 +25,11 @@ namespace derpserver {
 class Stream;
 
 inline constexpr base::Duration kHousekeepingPeriod = std::chrono::milliseconds(500);
-// Scratch for one read: a whole maximal SendPacket frame plus slack.
-inline constexpr std::size_t kScratchSize = 128 * 1024;
+// One read's worth: about 45 packets of 1,400 bytes. Reads are kept this small (and two per
+// wake-up) so that writers get to run between them: a reader that pulled in hundreds of
+// packets at once for one destination would overflow that destination's 32-packet queue
+// before its writer (possibly on another shard) had a chance to drain it.
+inline constexpr std::size_t kScratchSize = 64 * 1024;
 
 class Shard {
  public:

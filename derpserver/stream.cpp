@@ -19,8 +19,9 @@ namespace {
 
 constexpr int kMaxIov = 64;
 constexpr std::size_t kTlsChunk = 16 * 1024;
-// Per wake-up budgets, so one busy stream cannot starve the others on its shard.
-constexpr int kMaxReadsPerWake = 4;
+// Per wake-up budgets, so one busy stream cannot starve the others on its shard (see
+// kScratchSize for why reads stay small).
+constexpr int kMaxReadsPerWake = 2;
 constexpr std::size_t kMaxWriteBytesPerWake = 512 * 1024;
 
 Transport::Status ssl_status(SSL* ssl, int ret) {
