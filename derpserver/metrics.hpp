@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The relay's counters and their Prometheus text form.
 //
-// Hot per-packet counters live per shard (one io_context each) and are written only by that
-// shard's thread, so they never bounce between cores; everything else is a process-wide
-// relaxed atomic. render_prometheus() sums the shards when scraped. Names follow Go's derper
-// after its expvar -> Prometheus mapping (derp_ prefix, gauge_/counter_ stripped).
+// Hot per-packet counters live per shard (one io_context each) and are mostly written by
+// that shard's thread, so they rarely bounce between cores; all their updates are relaxed
+// atomic adds except the queue-time average, which only the owning thread writes. Everything
+// else is a process-wide relaxed atomic. Server::prometheus_text() sums the shards when
+// scraped. Names follow Go's derper after its expvar -> Prometheus mapping (derp_ prefix,
+// gauge_/counter_ stripped).
 #pragma once
 
 #include <array>
@@ -40,7 +42,7 @@ enum class PacketKind : std::uint8_t { disco = 0, other = 1 };
 inline constexpr std::array<std::uint64_t, 7> kQueueTimeBucketsUs = {100,   1000,   5000,   10000,
                                                                      50000, 100000, 1000000};
 
-// Written by one shard thread only; read by anyone (relaxed).
+// Per shard; see the file comment for who writes what.
 struct ShardCounters {
   Counter packets_received{0};
   Counter bytes_received{0};

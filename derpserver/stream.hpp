@@ -11,7 +11,9 @@
 // Write path: control frames, then disco packets, then other packets are moved from the
 // queues to an in-flight list and written with writev (TLS: coalesced SSL_write); a write
 // that blocks waits for writability. A batch that is not fully written within the write
-// timeout closes the stream.
+// timeout closes the stream. An enqueue on the owner's own thread that finds its queue full
+// writes right away instead of dropping (the socket, not the 32-packet queue, is then the
+// limit); from other threads a full queue drops its oldest packet.
 // Close: idempotent; stops both paths, frees the queues (queued packets count as
 // gone_disconnected drops) and calls on_closed() once. The object lives on until the last
 // pending handler lets go of it.
