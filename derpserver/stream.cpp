@@ -247,8 +247,9 @@ bool Stream::enqueue_packet(OutBufPtr b) {
   // dropping: the reader of a fast sender on this shard would otherwise fill the queue
   // faster than the posted writer gets to run. Drops then happen only when the socket
   // itself is full (or when another shard's writer falls behind).
-  if (!closed_ && !waiting_writable_ && !handshaking_ &&
-      shard_.io().get_executor().running_in_this_thread()) {
+  // (The owner-thread flags are read only after the thread check has passed.)
+  if (shard_.io().get_executor().running_in_this_thread() && !closed_ && !waiting_writable_ &&
+      !handshaking_) {
     bool full = false;
     {
       base::MutexLock lock(queue_mu_);
