@@ -3,7 +3,10 @@
 
 #include <algorithm>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "base/log.hpp"
 #include "base/random.hpp"
@@ -47,6 +50,15 @@ std::shared_ptr<ClientConn> ClientConn::self() {
 
 void ClientConn::start() {
   phase_started_ = shard().clock().now();
+  // As cmd/derper: TCP keepalives after 10 idle minutes, and a connection whose sent data
+  // stays unacknowledged for 15 s is dropped by the kernel (TCP_USER_TIMEOUT).
+  const int fd = transport().socket().native_handle();
+  const int on = 1;
+  const int idle_s = 600;
+  const unsigned user_timeout_ms = 15000;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
   http_ = std::make_unique<HttpPhase>(
       is_loopback(remote().addr), site_,
       [this](HttpRoute r, const HttpRequest& req) { return server_.page(r, req); });
