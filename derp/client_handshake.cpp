@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: MIT
 #include "derp/client_handshake.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "derp/frame.hpp"
-#include "derp/json.hpp"
 
 namespace derp {
+
+namespace {
+// HTTP header names compare ignoring ASCII case.
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+}  // namespace
 namespace {
 
 base::Error fail(std::string what) {
@@ -73,7 +84,7 @@ base::Result<std::optional<UpgradeResponse>> parse_upgrade_response(std::string_
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return fail("bad HTTP header line");
     const std::string_view name = trim(line.substr(0, colon));
-    if (json_key_equal(name, "Derp-Public-Key")) {
+    if (iequals(name, "Derp-Public-Key")) {
       r.derp_public_key = std::string(trim(line.substr(colon + 1)));
     }
   }

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 #include "derp/info.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <sodium.h>
+
+#include <boost/json.hpp>
 
 #include "base/random.hpp"
 #include "derp/frame.hpp"
-#include "derp/json.hpp"
 
 namespace derp {
 namespace {
+
+namespace json = boost::json;
 
 static_assert(crypto_box_NONCEBYTES == kNonceLen);
 static_assert(crypto_box_MACBYTES == kBoxTagLen);
@@ -19,19 +24,51 @@ base::Error type_error(std::string_view key) {
                           "json: wrong type for \"" + std::string(key) + "\"");
 }
 
-// Sets an int64 field from a JSON value; null leaves it unchanged.
-base::Status set_int(std::int64_t& field, std::string_view key, const JsonValue& v) {
-  if (v.kind == JsonValue::Kind::null) return {};
-  const auto i = v.as_int();
-  if (!i) return type_error(key);
-  field = *i;
+// Go's encoding/json matches keys to struct fields ignoring ASCII case.
+bool key_is(std::string_view key, std::string_view field) noexcept {
+  return key.size() == field.size() &&
+         std::equal(key.begin(), key.end(), field.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// Sets an int64 field; null leaves it unchanged. As for a Go int field, only an integer
+// literal fits: 2.0 and 2e0 (parsed as doubles) are refused, as are values out of range.
+base::Status set_int(std::int64_t& field, std::string_view key, const json::value& v) {
+  if (v.is_null()) return {};
+  if (!v.is_int64()) return type_error(key);
+  field = v.get_int64();
   return {};
 }
 
-base::Status set_bool(bool& field, std::string_view key, const JsonValue& v) {
-  if (v.kind == JsonValue::Kind::null) return {};
-  if (v.kind != JsonValue::Kind::boolean) return type_error(key);
-  field = v.boolean;
+base::Status set_bool(bool& field, std::string_view key, const json::value& v) {
+  if (v.is_null()) return {};
+  if (!v.is_bool()) return type_error(key);
+  field = v.get_bool();
+  return {};
+}
+
+base::Status set_string(std::string& field, std::string_view key, const json::value& v) {
+  if (v.is_null()) return {};
+  if (!v.is_string()) return type_error(key);
+  field = std::string(v.get_string());
+  return {};
+}
+
+// Parses `text` as one JSON object and hands each member to `on_member`, in order (so a
+// repeated key's last value wins, as in Go).
+template <class Fn>
+base::Status for_each_member(std::string_view text, Fn&& on_member) {
+  json::parse_options opt;
+  opt.max_depth = 64;
+  boost::system::error_code ec;
+  const json::value v = json::parse(text, ec, {}, opt);
+  if (ec) return base::make_error(std::errc::invalid_argument, "json: " + ec.message());
+  if (!v.is_object()) return base::make_error(std::errc::invalid_argument, "json: not an object");
+  for (const auto& member : v.get_object()) {
+    if (auto st = on_member(std::string_view(member.key()), member.value()); !st) return st;
+  }
   return {};
 }
 
@@ -44,50 +81,33 @@ ClientInfo default_client_info() {
   return info;
 }
 
+// Fields in Go's struct order, zero values omitted where Go's tags say omitempty.
 std::string client_info_json(const ClientInfo& info) {
-  std::string out = "{";
-  auto sep = [&out] {
-    if (out.size() > 1) out.push_back(',');
-  };
-  if (info.mesh_key && !info.mesh_key->is_zero()) {
-    out += "\"meshKey\":\"" + info.mesh_key->to_string() + "\"";
-  }
-  if (info.version != 0) {
-    sep();
-    out += "\"version\":" + std::to_string(info.version);
-  }
-  sep();
-  out += info.can_ack_pings ? "\"CanAckPings\":true" : "\"CanAckPings\":false";
-  if (info.is_prober) out += ",\"IsProber\":true";
-  if (!info.app_name.empty()) {
-    out += ",\"AppName\":";
-    append_json_string(out, info.app_name);
-  }
-  out += "}";
-  return out;
+  json::object o;
+  if (info.mesh_key && !info.mesh_key->is_zero()) o["meshKey"] = info.mesh_key->to_string();
+  if (info.version != 0) o["version"] = info.version;
+  o["CanAckPings"] = info.can_ack_pings;
+  if (info.is_prober) o["IsProber"] = true;
+  if (!info.app_name.empty()) o["AppName"] = info.app_name;
+  return json::serialize(o);
 }
 
-base::Result<ClientInfo> parse_client_info_json(std::string_view json) {
+base::Result<ClientInfo> parse_client_info_json(std::string_view text) {
   ClientInfo info;
   auto st =
-      parse_json_object(json, [&info](std::string_view key, const JsonValue& v) -> base::Status {
-        if (json_key_equal(key, "meshKey")) {
-          if (v.kind == JsonValue::Kind::null) return {};
-          if (v.kind != JsonValue::Kind::string) return type_error(key);
-          auto mk = MeshKey::parse(v.string);
+      for_each_member(text, [&info](std::string_view key, const json::value& v) -> base::Status {
+        if (key_is(key, "meshKey")) {
+          if (v.is_null()) return {};
+          if (!v.is_string()) return type_error(key);
+          auto mk = MeshKey::parse(std::string_view(v.get_string()));
           if (!mk) return mk.error();
           info.mesh_key = *mk;
           return {};
         }
-        if (json_key_equal(key, "version")) return set_int(info.version, key, v);
-        if (json_key_equal(key, "CanAckPings")) return set_bool(info.can_ack_pings, key, v);
-        if (json_key_equal(key, "IsProber")) return set_bool(info.is_prober, key, v);
-        if (json_key_equal(key, "AppName")) {
-          if (v.kind == JsonValue::Kind::null) return {};
-          if (v.kind != JsonValue::Kind::string) return type_error(key);
-          info.app_name = v.string;
-          return {};
-        }
+        if (key_is(key, "version")) return set_int(info.version, key, v);
+        if (key_is(key, "CanAckPings")) return set_bool(info.can_ack_pings, key, v);
+        if (key_is(key, "IsProber")) return set_bool(info.is_prober, key, v);
+        if (key_is(key, "AppName")) return set_string(info.app_name, key, v);
         return {};  // unknown keys are ignored
       });
   if (!st) return st.error();
@@ -95,32 +115,24 @@ base::Result<ClientInfo> parse_client_info_json(std::string_view json) {
 }
 
 std::string server_info_json(const ServerInfo& info) {
-  std::string out = "{";
-  auto field = [&out](std::string_view name, std::int64_t v) {
-    if (v == 0) return;
-    if (out.size() > 1) out.push_back(',');
-    out += "\"";
-    out += name;
-    out += "\":" + std::to_string(v);
-  };
-  field("version", info.version);
-  field("TokenBucketBytesPerSecond", info.token_bucket_bytes_per_second);
-  field("TokenBucketBytesBurst", info.token_bucket_bytes_burst);
-  out += "}";
-  return out;
+  json::object o;
+  if (info.version != 0) o["version"] = info.version;
+  if (info.token_bucket_bytes_per_second != 0)
+    o["TokenBucketBytesPerSecond"] = info.token_bucket_bytes_per_second;
+  if (info.token_bucket_bytes_burst != 0)
+    o["TokenBucketBytesBurst"] = info.token_bucket_bytes_burst;
+  return json::serialize(o);
 }
 
-base::Result<ServerInfo> parse_server_info_json(std::string_view json) {
+base::Result<ServerInfo> parse_server_info_json(std::string_view text) {
   ServerInfo info;
   auto st =
-      parse_json_object(json, [&info](std::string_view key, const JsonValue& v) -> base::Status {
-        if (json_key_equal(key, "version")) return set_int(info.version, key, v);
-        if (json_key_equal(key, "TokenBucketBytesPerSecond")) {
+      for_each_member(text, [&info](std::string_view key, const json::value& v) -> base::Status {
+        if (key_is(key, "version")) return set_int(info.version, key, v);
+        if (key_is(key, "TokenBucketBytesPerSecond"))
           return set_int(info.token_bucket_bytes_per_second, key, v);
-        }
-        if (json_key_equal(key, "TokenBucketBytesBurst")) {
+        if (key_is(key, "TokenBucketBytesBurst"))
           return set_int(info.token_bucket_bytes_burst, key, v);
-        }
         return {};
       });
   if (!st) return st.error();

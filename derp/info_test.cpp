@@ -15,11 +15,23 @@ TEST_CASE("ClientInfo JSON is what Go writes") {
   CHECK(derp::client_info_json(info).size() == 32);
   info.mesh_key = derp::MeshKey::parse(kMesh).value();
   info.is_prober = true;
-  info.app_name = "a<b";
+  info.app_name = "meshtun";
   CHECK(derp::client_info_json(info) ==
         R"({"meshKey":")" + kMesh +
-            R"(","version":2,"CanAckPings":true,"IsProber":true,"AppName":"a\u003cb"})");
+            R"(","version":2,"CanAckPings":true,"IsProber":true,"AppName":"meshtun"})");
   CHECK(derp::client_info_json(derp::ClientInfo{}) == R"({"CanAckPings":false})");
+}
+
+TEST_CASE("ClientInfo strings: Go escapes HTML characters, we need not; both decode alike") {
+  auto info = derp::default_client_info();
+  info.app_name = "a<b>&\"c\"";
+  auto back = derp::parse_client_info_json(derp::client_info_json(info));
+  REQUIRE(back.ok());
+  CHECK(back->app_name == info.app_name);
+  // What Go's encoding/json writes for the same name.
+  auto from_go = derp::parse_client_info_json(R"({"AppName":"a\u003cb\u003e\u0026\"c\""})");
+  REQUIRE(from_go.ok());
+  CHECK(from_go->app_name == info.app_name);
 }
 
 TEST_CASE("ClientInfo decoding follows Go (TestClientInfoUnmarshal)") {
