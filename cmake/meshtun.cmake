@@ -74,6 +74,23 @@ function(meshtun_tests folder)
   set_tests_properties(${folder} PROPERTIES LABELS unit TIMEOUT 600)
 endfunction()
 
+# meshtun_alloc_test(<folder> SOURCES ... [DEPS ...])
+# A "no allocation per packet" test: a binary of its own (<folder>_alloc_test) with the
+# counting global operator new of base/testing/counting_new.cpp, registered as <folder>_alloc.
+function(meshtun_alloc_test folder)
+  if(NOT MESHTUN_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${folder}_alloc_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/base/testing/counting_new.cpp
+                 ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
+  target_link_libraries(${folder}_alloc_test PRIVATE meshtun_${folder} ${ARG_DEPS} doctest::doctest
+                        meshtun_options)
+  add_dependencies(unit_tests ${folder}_alloc_test)
+  add_test(NAME ${folder}_alloc COMMAND ${folder}_alloc_test --no-intro=true)
+  set_tests_properties(${folder}_alloc PROPERTIES LABELS unit TIMEOUT 600)
+endfunction()
+
 # meshtun_fuzzer(<name> SOURCES ... DEPS ...): a libFuzzer target under tests/fuzz.
 function(meshtun_fuzzer name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})

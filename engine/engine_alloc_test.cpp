@@ -3,54 +3,17 @@
 // cross two engines (TUN read, route, seal, UDP send, UDP receive, open, source check, TUN
 // write, in both directions) without one call to operator new on any thread.
 //
-// Global operator new/delete are replaced with counting versions, which is why this test is
-// a binary of its own. The test thread allocates nothing inside the measured region either:
+// The global operator new is counted (base/testing/counting_new.hpp), which is why this test
+// is a binary of its own. The test thread allocates nothing inside the measured region either:
 // packets are built before it and read back with recv() into a fixed buffer.
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include <optional>
 
 #include <sys/socket.h>
 
+#include "base/testing/counting_new.hpp"
 #include "engine/testing/engine_pair.hpp"
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p =
-          std::aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) &
-                                                              ~(static_cast<std::size_t>(a) - 1)))
-    return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -76,8 +39,8 @@ TEST_CASE("zero heap allocations per packet in steady state, both directions") {
   const int fd_b = pair.b.tun.peer_fd(0);
 
   // Warm-up: handshake, keypair confirmation, first batches through every path.
-  const std::uint64_t at_start = g_allocations.load();
   int got_a = 0, got_b = 0;
+  std::optional<base::testing::CountAllocations> warm_up(std::in_place);
   for (int i = 0; i < 100; ++i) {
     REQUIRE(pair.a.tun.inject(0, to_b[static_cast<std::size_t>(i)]));
     REQUIRE(pair.b.tun.inject(0, to_a[static_cast<std::size_t>(i)]));
@@ -95,11 +58,12 @@ TEST_CASE("zero heap allocations per packet in steady state, both directions") {
   REQUIRE(got_a == 100);
   REQUIRE(got_b == 100);
   // The counter is live: the handshake (index table, keypairs) allocated.
-  CHECK(g_allocations.load() > at_start);
+  CHECK(warm_up->count() > 0);
+  warm_up.reset();
 
   // Measured region.
   got_a = got_b = 0;
-  const std::uint64_t before = g_allocations.load();
+  std::optional<base::testing::CountAllocations> counting(std::in_place);
   for (std::size_t i = 100; i < kPackets; ++i) {
     while (!pair.a.tun.inject(0, to_b[i])) got_b += drain(fd_b, buf);
     while (!pair.b.tun.inject(0, to_a[i])) got_a += drain(fd_a, buf);
@@ -110,7 +74,8 @@ TEST_CASE("zero heap allocations per packet in steady state, both directions") {
     got_b += drain(fd_b, buf);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  const std::uint64_t allocations = g_allocations.load() - before;
+  const std::uint64_t allocations = counting->count();
+  counting.reset();
   CHECK(got_a == kPackets - 100);
   CHECK(got_b == kPackets - 100);
   MESSAGE("allocations while " << 2 * (kPackets - 100) << " packets crossed: " << allocations);

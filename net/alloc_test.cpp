@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Steady-state UDP batch I/O allocates nothing: a counting global operator new (for this test
-// binary) watches send_batch/recv_batch, with GSO and GRO and without.
+// Steady-state UDP batch I/O allocates nothing: with the global operator new counted
+// (base/testing/counting_new.hpp), send_batch and recv_batch run with GSO and GRO and without.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -9,49 +9,17 @@
 #include <poll.h>
 #include <vector>
 
+#include "base/testing/counting_new.hpp"
 #include "net/udp_socket.hpp"
-
-// GCC cannot see that these operator new and delete are a matching malloc/free pair.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (t_counting) ++t_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return ::operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
 TEST_CASE("UDP batch sends and receives allocate nothing per datagram") {
   {  // the counter works: it sees an allocation made on purpose
-    t_counting = true;
+    base::testing::CountAllocations counting;
     auto* probe = new std::vector<int>(3);
-    t_counting = false;
     delete probe;
-    REQUIRE(t_allocations >= 1);
-    t_allocations = 0;
+    REQUIRE(counting.count() >= 1);
   }
   for (const bool offload : {false, true}) {
     INFO("offload=" << offload);
@@ -70,10 +38,14 @@ TEST_CASE("UDP batch sends and receives allocate nothing per datagram") {
     base::PacketPool pool(128);
     std::array<net::RecvMeta, 32> meta;
     std::size_t received = 0;
+    std::uint64_t allocations = 0;
     for (int round = 0; round < 20; ++round) {
-      t_counting = true;
-      const auto res = tx->send_batch(msgs, status);
-      t_counting = false;
+      net::SendResult res;
+      {
+        base::testing::CountAllocations counting;
+        res = tx->send_batch(msgs, status);
+        allocations += counting.count();
+      }
       REQUIRE(res.sent == 64);
       std::size_t got = 0;
       for (int i = 0; i < 100 && got < 64; ++i) {
@@ -82,16 +54,15 @@ TEST_CASE("UDP batch sends and receives allocate nothing per datagram") {
         std::array<base::PacketRef, 32> bufs;
         pool.get_batch(bufs);
         std::error_code ec;
-        t_counting = true;
+        base::testing::CountAllocations counting;
         got += rx->recv_batch(bufs, meta, ec);
-        t_counting = false;
+        allocations += counting.count();
       }
       REQUIRE(got == 64);
       received += got;
     }
     CHECK(received == 20 * 64);
-    CHECK(t_allocations == 0);
-    t_allocations = 0;
+    CHECK(allocations == 0);
   }
 }
 

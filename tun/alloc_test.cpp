@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Steady-state queue I/O allocates nothing: a counting global operator new (for this test
-// binary) watches read_batch/write_batch, with and without offloads.
+// Steady-state queue I/O allocates nothing: with the global operator new counted
+// (base/testing/counting_new.hpp), read_batch and write_batch run with and without offloads.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -10,40 +10,10 @@
 
 #include <sys/socket.h>
 
+#include "base/testing/counting_new.hpp"
 #include "tun/queue.hpp"
 #include "tun/testing/channel_tun.hpp"
 #include "tun/testing/packet_builder.hpp"
-
-// GCC cannot see that these operator new and delete are a matching malloc/free pair.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (t_counting) ++t_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return ::operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -56,12 +26,10 @@ base::Bytes with_hdr(const tun::VnetHdr& h, const base::Bytes& pkt) {
 
 TEST_CASE("queue reads and writes allocate nothing per packet, with and without offloads") {
   {  // the counter works: it sees an allocation made on purpose
-    t_counting = true;
+    base::testing::CountAllocations counting;
     auto* probe = new std::vector<int>(3);
-    t_counting = false;
     delete probe;
-    REQUIRE(t_allocations >= 1);
-    t_allocations = 0;
+    REQUIRE(counting.count() >= 1);
   }
   for (const bool offloads : {false, true}) {
     INFO("offloads=" << offloads);
@@ -84,15 +52,19 @@ TEST_CASE("queue reads and writes allocate nothing per packet, with and without 
     base::PacketPool pool(64);
     base::Bytes sink(70000);
     std::size_t packets = 0;
+    std::uint64_t allocations = 0;
     for (int round = 0; round < 50; ++round) {
       REQUIRE(ch.inject(0, input));
       std::array<base::PacketRef, 32> batch;
       REQUIRE(pool.get_batch(batch) == 32);
       std::error_code ec;
-      t_counting = true;
-      const std::size_t n = q.read_batch(batch, ec);
-      const std::size_t w = q.write_batch(std::span(batch.data(), n), ec);
-      t_counting = false;
+      std::size_t n = 0, w = 0;
+      {
+        base::testing::CountAllocations counting;
+        n = q.read_batch(batch, ec);
+        w = q.write_batch(std::span(batch.data(), n), ec);
+        allocations += counting.count();
+      }
       REQUIRE(n == (offloads ? 10u : 1u));
       REQUIRE(w == n);
       packets += n;
@@ -100,8 +72,7 @@ TEST_CASE("queue reads and writes allocate nothing per packet, with and without 
       }
     }
     CHECK(packets > 0);
-    CHECK(t_allocations == 0);
-    t_allocations = 0;
+    CHECK(allocations == 0);
   }
 }
 

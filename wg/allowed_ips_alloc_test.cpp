@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Shows that AllowedIps lookups never touch the heap.
 //
-// This file replaces the global operator new/delete with versions that count calls while a
-// flag is on. The replacement is program-wide, so it lives in its own small test binary
-// (wg_alloc_test): in the shared wg_test it would take over every test's allocations and
-// collide with any other test that wants its own counting allocator.
+// The global operator new is counted (base/testing/counting_new.hpp), so this is a test
+// binary of its own (wg_alloc_test).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -15,116 +13,13 @@
 #include <random>
 #include <string>
 
+#include "base/testing/counting_new.hpp"
 #include "wg/allowed_ips.hpp"
 
 namespace {
 
-std::atomic<bool> g_counting{false};
-std::atomic<std::uint64_t> g_allocations{0};
-
-void* counted_alloc(std::size_t n, std::size_t align) {
-  if (g_counting.load(std::memory_order_relaxed)) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (n == 0) n = 1;
-  void* p = nullptr;
-  if (align <= alignof(std::max_align_t)) {
-    p = std::malloc(n);
-  } else {
-    n = (n + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
-    p = std::aligned_alloc(align, n);
-  }
-  return p;
-}
-
-void* counted_alloc_or_throw(std::size_t n, std::size_t align) {
-  void* p = counted_alloc(n, align);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-// Counts calls to operator new while alive.
-class CountAllocations {
- public:
-  CountAllocations() {
-    g_allocations.store(0);
-    g_counting.store(true);
-  }
-  ~CountAllocations() { g_counting.store(false); }
-  CountAllocations(const CountAllocations&) = delete;
-  CountAllocations& operator=(const CountAllocations&) = delete;
-  std::uint64_t count() const { return g_allocations.load(); }
-};
-
-}  // namespace
-
-// Every replaceable form, so that no new/delete pair mixes ours with the runtime's (ASan
-// checks that pairs match).
-void* operator new(std::size_t n) {
-  return counted_alloc_or_throw(n, 0);
-}
-void* operator new[](std::size_t n) {
-  return counted_alloc_or_throw(n, 0);
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  return counted_alloc(n, 0);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  return counted_alloc(n, 0);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  return counted_alloc_or_throw(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return counted_alloc_or_throw(n, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return counted_alloc(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return counted_alloc(n, static_cast<std::size_t>(a));
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-
-namespace {
-
 TEST_CASE("the counting allocator sees allocations") {
-  CountAllocations counter;
+  base::testing::CountAllocations counter;
   auto* s = new std::string(100, 'x');  // longer than the small-string buffer
   delete s;
   CHECK(counter.count() >= 2);
@@ -158,7 +53,7 @@ TEST_CASE("allowed ips: lookup performs no heap allocation") {
   std::uint64_t hits = 0;
   std::uint64_t allocations = 0;
   {
-    CountAllocations counter;
+    base::testing::CountAllocations counter;
     for (int round = 0; round < 8; ++round) {
       for (const auto& a : addrs) {
         hits += t.lookup(a) != nullptr ? 1u : 0u;
