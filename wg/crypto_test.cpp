@@ -185,3 +185,25 @@ TEST_CASE("transport backends agree and authenticate in place") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("the size-split default gives the same bytes on both sides of its threshold") {
+  crypto::Key key = arr<32>(seq(0x20, 32));
+  crypto::SizeSplitAead split;
+  crypto::OpenSslAead ossl;
+  constexpr std::size_t kT = crypto::SizeSplitAead::kSmallMax;
+  for (std::size_t len : {std::size_t{0}, kT - 1, kT, kT + 1, std::size_t{1420}}) {
+    CAPTURE(len);
+    base::Bytes a(len, std::byte{0x33}), b(len, std::byte{0x33});
+    std::array<std::byte, 16> ta, tb;
+    split.seal(key, 99, a, ta);
+    ossl.seal(key, 99, b, tb);
+    CHECK(to_hex(a) == to_hex(b));
+    CHECK(to_hex(ta) == to_hex(tb));
+    CHECK(split.open(key, 99, b, tb));
+    CHECK(to_hex(b) == to_hex(base::Bytes(len, std::byte{0x33})));
+  }
+}
+
+}  // namespace
