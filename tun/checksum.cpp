@@ -31,17 +31,21 @@ inline std::uint16_t fold(std::uint64_t s) noexcept {
 std::uint16_t ones_sum(base::ConstByteSpan data, std::uint16_t initial) noexcept {
   const std::byte* p = data.data();
   std::size_t n = data.size();
-  std::uint64_t acc = 0;
+  // Four independent end-around-carry sums, so the CPU can run the additions in parallel
+  // instead of waiting on one carry chain; one's-complement addition is associative, so they
+  // combine at the end.
+  std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   while (n >= 32) {
     std::uint64_t w[4];
     std::memcpy(w, p, sizeof w);
-    acc = add_carry(acc, w[0]);
-    acc = add_carry(acc, w[1]);
-    acc = add_carry(acc, w[2]);
-    acc = add_carry(acc, w[3]);
+    a0 = add_carry(a0, w[0]);
+    a1 = add_carry(a1, w[1]);
+    a2 = add_carry(a2, w[2]);
+    a3 = add_carry(a3, w[3]);
     p += 32;
     n -= 32;
   }
+  std::uint64_t acc = add_carry(add_carry(a0, a1), add_carry(a2, a3));
   while (n >= 8) {
     std::uint64_t w;
     std::memcpy(&w, p, 8);
