@@ -295,6 +295,19 @@ void ClientConn::maybe_not_here(const base::NodePublicKey& dst, base::ConstByteS
   server_.counters().peer_gone_not_here_frames.fetch_add(1, std::memory_order_relaxed);
 }
 
+void ClientConn::deliver_local(ClientConn& to, const base::NodePublicKey& src,
+                               base::ConstByteSpan data, PacketKind kind, Flow* flow) {
+  if (to.deliver(src, data, kind)) {
+    if (flow != nullptr) {
+      flow->packets_local.fetch_add(1, std::memory_order_relaxed);
+      flow->bytes_local.fetch_add(data.size(), std::memory_order_relaxed);
+    }
+    return;
+  }
+  shard().counters().drop(DropReason::gone_disconnected, kind, data.size());
+  if (flow != nullptr) flow->drops_gone.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ClientConn::handle_send(const base::NodePublicKey& dst, base::ConstByteSpan data) {
   ShardCounters& sc = shard().counters();
   const PacketKind kind = derp::looks_like_disco(data) ? PacketKind::disco : PacketKind::other;
@@ -309,15 +322,7 @@ void ClientConn::handle_send(const base::NodePublicKey& dst, base::ConstByteSpan
   if (flow != nullptr) flow->touch(shard().coarse_now());
   switch (e.route.kind) {
     case Route::Kind::local:
-      if (e.route.conn->deliver(key_, data, kind)) {
-        if (flow != nullptr) {
-          flow->packets_local.fetch_add(1, std::memory_order_relaxed);
-          flow->bytes_local.fetch_add(data.size(), std::memory_order_relaxed);
-        }
-      } else {
-        sc.drop(DropReason::gone_disconnected, kind, data.size());
-        if (flow != nullptr) flow->drops_gone.fetch_add(1, std::memory_order_relaxed);
-      }
+      deliver_local(*e.route.conn, key_, data, kind, flow);
       return;
     case Route::Kind::forward:
       sc.packets_forwarded_out.fetch_add(1, std::memory_order_relaxed);
@@ -347,15 +352,7 @@ void ClientConn::handle_forward(const base::NodePublicKey& src, const base::Node
   if (flow != nullptr) flow->touch(shard().coarse_now());
   switch (e.route.kind) {
     case Route::Kind::local:
-      if (e.route.conn->deliver(src, data, kind)) {
-        if (flow != nullptr) {
-          flow->packets_local.fetch_add(1, std::memory_order_relaxed);
-          flow->bytes_local.fetch_add(data.size(), std::memory_order_relaxed);
-        }
-      } else {
-        sc.drop(DropReason::gone_disconnected, kind, data.size());
-        if (flow != nullptr) flow->drops_gone.fetch_add(1, std::memory_order_relaxed);
-      }
+      deliver_local(*e.route.conn, src, data, kind, flow);
       return;
     case Route::Kind::dup_disabled:
       sc.drop(DropReason::dup_client, kind, data.size());

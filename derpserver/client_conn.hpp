@@ -94,6 +94,9 @@ class ClientConn final : public Stream {
   bool handle_frame(std::uint8_t type, base::ConstByteSpan payload);
   bool handle_client_info(base::ConstByteSpan payload);
   void handle_send(const base::NodePublicKey& dst, base::ConstByteSpan data);
+  // Hands a packet from src to a client on this server, counting it on the flow or as a drop.
+  void deliver_local(ClientConn& to, const base::NodePublicKey& src, base::ConstByteSpan data,
+                     PacketKind kind, Flow* flow);
   void handle_forward(const base::NodePublicKey& src, const base::NodePublicKey& dst,
                       base::ConstByteSpan data);
   void set_preferred(bool v);
