@@ -14,10 +14,12 @@
 # interval without data, and no new handshake between a and b during steps 1-3 (none of them
 # is a reason to drop b's session; after the port change wireguard-go 0.0.20231211 sometimes
 # handshakes again, which is allowed). Ping loss is judged by its longest run of consecutive losses
-# (at most MESHTUN_NETNS_LIVE_MAX_RUN, default 25 = 0.5 s) and its total (at most
-# MESHTUN_NETNS_LIVE_MAX_LOSS percent, default 5): wireguard-go 0.0.20231211 sending to
-# 0.0.20220316 under this load loses about 1.5% of pings, one here and one there, with or
-# without changes.
+# during the changes (at most MESHTUN_NETNS_LIVE_MAX_RUN, default 25 = 0.5 s) and by how much its
+# rate during the changes exceeds the rate of the 6 s of the same traffic before them (at most
+# MESHTUN_NETNS_LIVE_MAX_LOSS percentage points, default 5). The baseline is needed because
+# wireguard-go 0.0.20220316 keeps the default 208 KiB UDP receive buffer: bursts of a batching
+# sender (meshtund, wireguard-go 0.0.20231211) overflow it (UdpRcvbufErrors in b's namespace),
+# and it loses 1-8% of pings under this load, one here and one there, with or without changes.
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 parse_pairs "$@"
@@ -59,6 +61,7 @@ PING_PID=$LAST_PID
 # be armed after the response was already processed); let that pass before taking the baseline.
 sleep 6
 HS0=$(wg_peer_field a "$HUB" b handshake)
+CHANGES_FROM=$(date +%s.%N)  # pings answered or given up before this are the baseline
 log "traffic to b running (iperf3 200 Mbit/s + ping every 20 ms)"
 
 # 1. add a peer.
@@ -99,24 +102,36 @@ log "4. hub listen port 40001 -> 40011: b shows $(ep4 a 40011), b -> a answered"
 wait "$IPERF_PID" || die "iperf3 a -> b failed: $(tail -c 600 "$TMPD/iperf.json") $(cat "$TMPD/iperf.err")"
 kill -INT "$PING_PID" 2>/dev/null || true
 wait "$PING_PID" 2>/dev/null || true
-# Sequence numbers answered -> total sent (minus the one in flight at the end), lost, longest run.
-read -r sent lost run < <("$PY" -c '
+# Each sequence number is answered ("[time] 64 bytes ... icmp_seq=N") or given up ("[time] no
+# answer yet for icmp_seq=N"); the time of that line puts it before or during the changes.
+# Printed: pings sent during the changes, lost then, longest run of losses then, and the loss
+# rates (percent) before and during the changes.
+read -r sent lost run base_pct pct < <("$PY" -c '
 import re, sys
 text = open(sys.argv[1]).read()
+changes_from = float(sys.argv[2])
 m = re.search(r"(\d+) packets transmitted", text)
-sent = int(m.group(1)) - 1 if m else 0
+total = int(m.group(1)) - 1 if m else 0
 got = {int(x) for x in re.findall(r"icmp_seq=(\d+) ttl=", text)}
-lost = [s for s in range(1, sent + 1) if s not in got]
+seen = {int(n): float(t) for t, n in re.findall(r"^\[(\d+\.\d+)\].*icmp_seq=(\d+)", text, re.M)}
+first = 1 + max((n for n, t in seen.items() if t < changes_from), default=0)
+def loss(seqs):
+    return sum(1 for s in seqs if s not in got)
+base = range(1, first)
+during = range(first, total + 1)
 run = best = 0
-for s in range(1, sent + 1):
+for s in during:
     run = run + 1 if s not in got else 0
     best = max(best, run)
-print(sent, len(lost), best)' "$TMPD/ping.out")
-[ "$sent" -gt 100 ] || die "ping a -> b: only $sent pings sent: $(tail -3 "$TMPD/ping.out")"
+pct = lambda seqs: 100.0 * loss(seqs) / max(len(seqs), 1)
+print(len(during), loss(during), best, f"{pct(base):.1f}", f"{pct(during):.1f}")' \
+  "$TMPD/ping.out" "$CHANGES_FROM")
+[ "$sent" -gt 100 ] || die "ping a -> b: only $sent pings sent during the changes: $(tail -3 "$TMPD/ping.out")"
 [ "$run" -le "$MAX_RUN" ] ||
   die "ping a -> b lost $run pings in a row (more than $MAX_RUN, i.e. $((MAX_RUN * 20)) ms) during the changes"
-[ $((lost * 100)) -le $((MAX_LOSS * sent)) ] ||
-  die "ping a -> b lost $lost of $sent during the changes (more than $MAX_LOSS%)"
+"$PY" -c 'import sys; sys.exit(float(sys.argv[2]) > float(sys.argv[1]) + float(sys.argv[3]))' \
+  "$base_pct" "$pct" "$MAX_LOSS" ||
+  die "ping a -> b lost $pct% during the changes ($lost of $sent) against $base_pct% before them (more than $MAX_LOSS points worse)"
 read -r min_mbit avg_mbit < <("$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -124,6 +139,6 @@ iv = [i["sum"]["bits_per_second"] / 1e6 for i in d["intervals"]]
 avg = d["end"]["sum_received"]["bits_per_second"] / 1e6
 print(f"{min(iv):.0f} {avg:.0f}")' "$TMPD/iperf.json")
 [ "$min_mbit" -gt 0 ] || die "iperf3 a -> b stalled for a whole second (min interval $min_mbit Mbit/s)"
-log "traffic to b undisturbed: ping lost $lost of $sent (at most $run in a row), iperf3 avg $avg_mbit Mbit/s (slowest second $min_mbit), same session through steps 1-3"
+log "traffic to b undisturbed: ping lost $lost of $sent during the changes ($pct%, at most $run in a row; $base_pct% before them), iperf3 avg $avg_mbit Mbit/s (slowest second $min_mbit), same session through steps 1-3"
 for n in a b c; do wg_alive "${IFN[$n]}" || die "${WG_IMPL[${IFN[$n]}]} on $n died"; done
 log "PASS"
