@@ -66,9 +66,9 @@ function(meshtun_tests folder)
     return()
   endif()
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_executable(${folder}_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
-  target_link_libraries(${folder}_test PRIVATE meshtun_${folder} ${ARG_DEPS} doctest::doctest
-                        meshtun_options)
+  add_executable(${folder}_test ${ARG_SOURCES})
+  target_link_libraries(${folder}_test PRIVATE meshtun_${folder} ${ARG_DEPS} meshtun_doctest_main
+                        doctest::doctest meshtun_options)
   add_dependencies(unit_tests ${folder}_test)
   add_test(NAME ${folder} COMMAND ${folder}_test --no-intro=true)
   set_tests_properties(${folder} PROPERTIES LABELS unit TIMEOUT 600)
@@ -82,10 +82,9 @@ function(meshtun_alloc_test folder)
     return()
   endif()
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_executable(${folder}_alloc_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/base/testing/counting_new.cpp
-                 ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
-  target_link_libraries(${folder}_alloc_test PRIVATE meshtun_${folder} ${ARG_DEPS} doctest::doctest
-                        meshtun_options)
+  add_executable(${folder}_alloc_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/base/testing/counting_new.cpp)
+  target_link_libraries(${folder}_alloc_test PRIVATE meshtun_${folder} ${ARG_DEPS}
+                        meshtun_doctest_main doctest::doctest meshtun_options)
   add_dependencies(unit_tests ${folder}_alloc_test)
   add_test(NAME ${folder}_alloc COMMAND ${folder}_alloc_test --no-intro=true)
   set_tests_properties(${folder}_alloc PROPERTIES LABELS unit TIMEOUT 600)
