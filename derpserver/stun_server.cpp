@@ -11,6 +11,7 @@
 #include "base/ip.hpp"
 #include "base/log.hpp"
 #include "derpserver/listen_addr.hpp"
+#include "net/pktinfo.hpp"
 #include "net/stun.hpp"
 
 namespace derpserver {
@@ -115,29 +116,13 @@ void StunServer::drain() {
     reply.msg_iov = &riov;
     reply.msg_iovlen = 1;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-        in_pktinfo info{};
-        std::memcpy(&info, CMSG_DATA(c), sizeof info);
-        info.ipi_ifindex = 0;
-        info.ipi_spec_dst = info.ipi_addr;
+      base::IpAddr local;
+      int ifindex = 0;
+      if (net::read_pktinfo(*c, local, ifindex)) {
         reply.msg_control = reply_control;
-        reply.msg_controllen = CMSG_SPACE(sizeof info);
-        cmsghdr* r = CMSG_FIRSTHDR(&reply);
-        r->cmsg_level = IPPROTO_IP;
-        r->cmsg_type = IP_PKTINFO;
-        r->cmsg_len = CMSG_LEN(sizeof info);
-        std::memcpy(CMSG_DATA(r), &info, sizeof info);
-      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-        in6_pktinfo info{};
-        std::memcpy(&info, CMSG_DATA(c), sizeof info);
-        info.ipi6_ifindex = 0;
-        reply.msg_control = reply_control;
-        reply.msg_controllen = CMSG_SPACE(sizeof info);
-        cmsghdr* r = CMSG_FIRSTHDR(&reply);
-        r->cmsg_level = IPPROTO_IPV6;
-        r->cmsg_type = IPV6_PKTINFO;
-        r->cmsg_len = CMSG_LEN(sizeof info);
-        std::memcpy(CMSG_DATA(r), &info, sizeof info);
+        reply.msg_controllen =
+            net::put_pktinfo(local, 0, reinterpret_cast<std::byte*>(reply_control));
+        break;
       }
     }
     if (::sendmsg(fd, &reply, MSG_NOSIGNAL) < 0) {

@@ -19,6 +19,7 @@
 
 #include <netinet/udp.h>
 
+#include "net/pktinfo.hpp"
 #include "net/udp_socket.hpp"
 #include "net/udp_socket_internal.hpp"
 
@@ -35,22 +36,11 @@ std::size_t parse_message(msghdr& h, RecvMeta& m) noexcept {
   }
   std::size_t gso = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
-        c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
-      in_pktinfo pi;
-      std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-      m.local = base::IpAddr::v4(
-          std::span<const std::byte, 4>(reinterpret_cast<const std::byte*>(&pi.ipi_spec_dst), 4));
-      m.ifindex = pi.ipi_ifindex;
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
-               c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
-      in6_pktinfo pi;
-      std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-      m.local = base::IpAddr::v6(
-          std::span<const std::byte, 16>(reinterpret_cast<const std::byte*>(&pi.ipi6_addr), 16));
-      m.ifindex = static_cast<int>(pi.ipi6_ifindex);
-    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
-               c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+    if (read_pktinfo(*c, m.local, m.ifindex)) {
+      continue;
+    }
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
       int v = 0;  // an int, not the u16 of UDP_SEGMENT
       std::memcpy(&v, CMSG_DATA(c), sizeof v);
       if (v > 0) gso = static_cast<std::size_t>(v);

@@ -13,6 +13,7 @@
 
 #include "base/bug.hpp"
 #include "base/log.hpp"
+#include "net/pktinfo.hpp"
 #include "net/udp_socket.hpp"
 #include "net/udp_socket_internal.hpp"
 
@@ -35,25 +36,7 @@ bool has_source(const SendMsg& m) noexcept {
 
 // Writes the pktinfo cmsg that picks m.source (and m.ifindex); returns the bytes used.
 std::size_t put_source_cmsg(const SendMsg& m, std::byte* ctrl) noexcept {
-  auto* c = reinterpret_cast<cmsghdr*>(ctrl);
-  if (m.source.is_v4()) {
-    in_pktinfo pi{};
-    pi.ipi_ifindex = m.ifindex;
-    std::memcpy(&pi.ipi_spec_dst, m.source.bytes().data(), 4);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof pi);
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-    return CMSG_SPACE(sizeof pi);
-  }
-  in6_pktinfo pi{};
-  pi.ipi6_ifindex = static_cast<unsigned>(m.ifindex);
-  std::memcpy(&pi.ipi6_addr, m.source.bytes().data(), 16);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof pi);
-  std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  return CMSG_SPACE(sizeof pi);
+  return put_pktinfo(m.source, m.ifindex, ctrl);
 }
 
 // The UDP_SEGMENT cmsg: exactly a u16 (a 4-byte payload fails with EINVAL).
