@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The server against the real wg(8) from wireguard-tools: `wg show dump`, `wg showconf` and
 // `wg set` on /var/run/wireguard/<unique name>.sock, with a fake handler. Needs root (the
-// directory is root's) and wg on PATH; skipped with a message otherwise.
+// directory is root's) and wg on PATH; reported as skipped otherwise (base/testing/skip.hpp).
 #include <doctest/doctest.h>
 
 #include <array>
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "base/testing/skip.hpp"
 #include "daemon/testing/uapi_test_support.hpp"
 #include "daemon/uapi_server.hpp"
 
@@ -90,14 +91,8 @@ struct WgFixture {
 };
 
 TEST_CASE("wg(8) reads and writes the configuration through the server") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root for /var/run/wireguard");
-    return;
-  }
-  if (!wg_available()) {
-    MESSAGE("skipped: wg(8) is not installed");
-    return;
-  }
+  SKIP_UNLESS_ROOT("/var/run/wireguard");
+  if (!wg_available()) SKIP_TEST("wg(8) is not installed");
   WgFixture f;
   const std::string name = f.name();
 

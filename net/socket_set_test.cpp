@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "base/testing/netns.hpp"
+#include "base/testing/skip.hpp"
 
 namespace {
 
@@ -247,12 +248,7 @@ TEST_CASE("rebinding: the new set opens before the old closes, a failure changes
 }
 
 TEST_CASE("fwmark reaches every socket of the set") {
-  if (!base::testing::is_root()) {
-    MESSAGE("skipped: needs root (SO_MARK)");
-    return;
-  }
-  base::testing::ScopedNetns ns;
-  REQUIRE_MESSAGE(ns.ok(), ns.error());
+  ENTER_PRIVATE_NETNS(ns, "SO_MARK");
   auto o = opts(2);
   o.fwmark = 51820;
   auto set = net::SocketSet::open(o);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/testing/netns.hpp"
+#include "base/testing/skip.hpp"
 #include "net/udp_socket.hpp"
 
 namespace {
@@ -274,12 +275,7 @@ TEST_CASE("EIO on a GSO send switches GSO off and resends the datagrams one by o
 }
 
 TEST_CASE("GSO runs keep their sticky source, and a stale one is retried without it") {
-  if (!base::testing::is_root()) {
-    MESSAGE("skipped: needs root (private netns)");
-    return;
-  }
-  base::testing::ScopedNetns ns;
-  REQUIRE_MESSAGE(ns.ok(), ns.error());
+  ENTER_PRIVATE_NETNS(ns, "private netns");
   REQUIRE(std::system("ip addr add 10.1.0.1/32 dev lo && ip addr add 10.1.0.2/32 dev lo") == 0);
   net::UdpOptions o;
   auto server = net::UdpSocket::open(o);

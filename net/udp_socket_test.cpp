@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/testing/netns.hpp"
+#include "base/testing/skip.hpp"
 
 namespace {
 
@@ -194,14 +195,6 @@ TEST_CASE("a message that cannot go is reported and the others still go") {
   CHECK(receive(server, 2, pool).size() == 2);
 }
 
-#define ENTER_PRIVATE_NETNS(ns)                     \
-  if (!base::testing::is_root()) {                  \
-    MESSAGE("skipped: needs root (private netns)"); \
-    return;                                         \
-  }                                                 \
-  base::testing::ScopedNetns ns;                    \
-  REQUIRE_MESSAGE(ns.ok(), ns.error())
-
 // Runs an `ip` command in the calling thread's namespace.
 void ip_cmd(const std::string& args) {
   const std::string cmd = "ip " + args + " >/dev/null 2>&1";
@@ -221,7 +214,7 @@ void wait_bindable(const base::IpAddr& addr) {
 }
 
 TEST_CASE("sticky source: replies leave from the address chosen, a stale one is dropped") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns");
   ip_cmd("addr add 10.1.0.1/32 dev lo");
   ip_cmd("addr add 10.1.0.2/32 dev lo");
   ip_cmd("addr add fd01::1/128 dev lo");
@@ -279,7 +272,7 @@ TEST_CASE("sticky source: replies leave from the address chosen, a stale one is 
 }
 
 TEST_CASE("SO_MARK is set at open and can be changed") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns");
   net::UdpOptions o;
   o.fwmark = 0x1234;
   auto s = net::UdpSocket::open(o);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "base/testing/netns.hpp"
+#include "base/testing/skip.hpp"
 #include "tun/queue.hpp"
 #include "tun/tun.hpp"
 
@@ -61,16 +62,8 @@ TEST_CASE("link events have names") {
   CHECK(std::string(tun::to_string(tun::LinkEvent::Kind::mtu_changed)) == "mtu_changed");
 }
 
-#define ENTER_PRIVATE_NETNS(ns)                          \
-  if (!base::testing::is_root()) {                       \
-    MESSAGE("skipped: needs root (private netns, TUN)"); \
-    return;                                              \
-  }                                                      \
-  base::testing::ScopedNetns ns;                         \
-  REQUIRE_MESSAGE(ns.ok(), ns.error())
-
 TEST_CASE("MTU, link state and addresses on a TUN in a private namespace") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   auto t = tun::Tun::open({.name = "mtnl0", .queues = 2});
   REQUIRE_MESSAGE(t.ok(), t.error().to_string());
   const int idx = t->ifindex();
@@ -121,7 +114,7 @@ TEST_CASE("MTU, link state and addresses on a TUN in a private namespace") {
 }
 
 TEST_CASE("LinkMonitor reports up, down, MTU changes and the deletion") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   auto t = tun::Tun::open({.name = "mtmon0", .queues = 1});
   REQUIRE_MESSAGE(t.ok(), t.error().to_string());
   const int idx = t->ifindex();
@@ -175,7 +168,7 @@ TEST_CASE("LinkMonitor reports up, down, MTU changes and the deletion") {
 }
 
 TEST_CASE("LinkMonitor recovers from lost notifications") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   auto t = tun::Tun::open({.name = "mtmon2", .queues = 1});
   REQUIRE(t.ok());
   const int idx = t->ifindex();

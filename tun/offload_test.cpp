@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "base/testing/netns.hpp"
+#include "base/testing/skip.hpp"
 #include "tun/netlink.hpp"
 #include "tun/queue.hpp"
 #include "tun/testing/packet_builder.hpp"
@@ -26,12 +27,6 @@
 #include "tun/tun.hpp"
 
 namespace {
-
-#define REQUIRE_ROOT()                                   \
-  if (!base::testing::is_root()) {                       \
-    MESSAGE("skipped: needs root (private netns, TUN)"); \
-    return;                                              \
-  }
 
 base::IpAddr ip(const char* s) {
   return base::IpAddr::parse(s).value();
@@ -136,7 +131,7 @@ class Forwarder {
 };
 
 TEST_CASE("offloads are negotiated, and merged writes pass the kernel-bug probe") {
-  REQUIRE_ROOT();
+  SKIP_UNLESS_ROOT("private netns, TUN");
   base::testing::ScopedNetns ns;
   REQUIRE_MESSAGE(ns.ok(), ns.error());
   auto t = tun::Tun::open({.name = "mto0", .queues = 2, .offloads = true, .udp_offload = true});
@@ -210,7 +205,7 @@ void transfer(int client, int listener, std::size_t bytes) {
 }
 
 TEST_CASE("TCP and UDP cross two offloading TUNs intact, split on read and merged on write") {
-  REQUIRE_ROOT();
+  SKIP_UNLESS_ROOT("private netns, TUN");
   std::optional<tun::Tun> a;
   std::optional<tun::Tun> b;
   int listen4 = -1, listen6 = -1, udp_rx = -1;

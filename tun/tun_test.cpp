@@ -19,20 +19,13 @@
 #include <sys/wait.h>
 
 #include "base/testing/netns.hpp"
+#include "base/testing/skip.hpp"
 #include "tun/headers.hpp"
 #include "tun/netlink.hpp"
 #include "tun/queue.hpp"
 #include "tun/testing/packet_builder.hpp"
 
 namespace {
-
-#define ENTER_PRIVATE_NETNS(ns)                          \
-  if (!base::testing::is_root()) {                       \
-    MESSAGE("skipped: needs root (private netns, TUN)"); \
-    return;                                              \
-  }                                                      \
-  base::testing::ScopedNetns ns;                         \
-  REQUIRE_MESSAGE(ns.ok(), ns.error())
 
 base::IpAddr ip(const char* s) {
   return base::IpAddr::parse(s).value();
@@ -156,7 +149,7 @@ TEST_CASE("open rejects bad names and queue counts before touching the kernel") 
 }
 
 TEST_CASE("a multi-queue TUN opens with one non-blocking close-on-exec fd per queue") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   auto t = tun::Tun::open({.name = "mt%d", .queues = 4});
   REQUIRE_MESSAGE(t.ok(), t.error().to_string());
   CHECK(t->name() == "mt0");
@@ -187,7 +180,7 @@ TEST_CASE("a multi-queue TUN opens with one non-blocking close-on-exec fd per qu
 }
 
 TEST_CASE("open explains why an existing interface cannot be used") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   SUBCASE("not a TUN") {
     auto t = tun::Tun::open({.name = "lo", .queues = 1});
     REQUIRE_FALSE(t.ok());
@@ -234,10 +227,7 @@ int in_child(int (*body)()) {
 }
 
 TEST_CASE("open says so when it lacks permission or /dev/net/tun is missing") {
-  if (!base::testing::is_root()) {
-    MESSAGE("skipped: needs root (drops privileges in a child)");
-    return;
-  }
+  SKIP_UNLESS_ROOT("drops privileges in a child");
   // Without CAP_NET_ADMIN (root turned nobody, in a private namespace so nothing escapes).
   CHECK(in_child([] {
           if (::unshare(CLONE_NEWNET) != 0) return 10;
@@ -260,7 +250,7 @@ TEST_CASE("open says so when it lacks permission or /dev/net/tun is missing") {
 }
 
 TEST_CASE("packets spread over queues by flow and each flow stays on one queue") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   tun::Tun t = open_up("mtq0", 4);
   const int s = udp_socket(ip("10.9.0.1"), 0);
   REQUIRE(s >= 0);
@@ -291,7 +281,7 @@ TEST_CASE("packets spread over queues by flow and each flow stays on one queue")
 }
 
 TEST_CASE("packets written to any queue reach local sockets, v4 and v6") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   tun::Tun t = open_up("mtw0", 3);
   for (const bool v4 : {true, false}) {
     INFO("IPv4: " << v4);
@@ -331,7 +321,7 @@ TEST_CASE("packets written to any queue reach local sockets, v4 and v6") {
 }
 
 TEST_CASE("a packet longer than the buffer is dropped and counted, the next one is read") {
-  ENTER_PRIVATE_NETNS(ns);
+  ENTER_PRIVATE_NETNS(ns, "private netns, TUN");
   tun::Tun t = open_up("mtd0", 1);
   REQUIRE(tun::set_mtu(t.ifindex(), 4000).ok());
   const int s = udp_socket(ip("10.9.0.1"), 0);
