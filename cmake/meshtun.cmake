@@ -77,13 +77,14 @@ endfunction()
 
 # meshtun_alloc_test(<folder> SOURCES ... [DEPS ...])
 # A "no allocation per packet" test: a binary of its own (<folder>_alloc_test) with the
-# counting global operator new of base/testing/counting_new.cpp, registered as <folder>_alloc.
+# counting allocator of base/testing/counting_alloc.cpp (malloc family and operator new),
+# registered as <folder>_alloc.
 function(meshtun_alloc_test folder)
   if(NOT MESHTUN_TESTS)
     return()
   endif()
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_executable(${folder}_alloc_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/base/testing/counting_new.cpp)
+  add_executable(${folder}_alloc_test ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/base/testing/counting_alloc.cpp)
   target_link_libraries(${folder}_alloc_test PRIVATE meshtun_${folder} ${ARG_DEPS}
                         meshtun_doctest_main doctest::doctest meshtun_options)
   add_dependencies(unit_tests ${folder}_alloc_test)

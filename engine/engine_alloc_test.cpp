@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Steady state allocates nothing: after the handshake and a warm-up, thousands of packets
 // cross two engines (TUN read, route, seal, UDP send, UDP receive, open, source check, TUN
-// write, in both directions) without one call to operator new on any thread.
+// write, in both directions) without one heap allocation on any thread.
 //
-// The global operator new is counted (base/testing/counting_new.hpp), which is why this test
+// Every heap allocation is counted (base/testing/counting_alloc.hpp), which is why this test
 // is a binary of its own. The test thread allocates nothing inside the measured region either:
 // packets are built before it and read back with recv() into a fixed buffer.
 #include <doctest/doctest.h>
@@ -12,7 +12,7 @@
 
 #include <sys/socket.h>
 
-#include "base/testing/counting_new.hpp"
+#include "base/testing/counting_alloc.hpp"
 #include "engine/testing/engine_pair.hpp"
 
 namespace {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Steady-state UDP batch I/O allocates nothing: with the global operator new counted
-// (base/testing/counting_new.hpp), send_batch and recv_batch run with GSO and GRO and without.
+// Steady-state UDP batch I/O allocates nothing: with every heap allocation counted
+// (base/testing/counting_alloc.hpp), send_batch and recv_batch run with GSO and GRO and without.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -9,7 +9,7 @@
 #include <poll.h>
 #include <vector>
 
-#include "base/testing/counting_new.hpp"
+#include "base/testing/counting_alloc.hpp"
 #include "net/udp_socket.hpp"
 
 namespace {

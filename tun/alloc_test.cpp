@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Steady-state queue I/O allocates nothing: with the global operator new counted
-// (base/testing/counting_new.hpp), read_batch and write_batch run with and without offloads.
+// Steady-state queue I/O allocates nothing: with every heap allocation counted
+// (base/testing/counting_alloc.hpp), read_batch and write_batch run with and without offloads.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -10,7 +10,7 @@
 
 #include <sys/socket.h>
 
-#include "base/testing/counting_new.hpp"
+#include "base/testing/counting_alloc.hpp"
 #include "tun/queue.hpp"
 #include "tun/testing/channel_tun.hpp"
 #include "tun/testing/packet_builder.hpp"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Shows that AllowedIps lookups never touch the heap.
 //
-// The global operator new is counted (base/testing/counting_new.hpp), so this is a test
+// Every heap allocation is counted (base/testing/counting_alloc.hpp), so this is a test
 // binary of its own (wg_alloc_test).
 #include <doctest/doctest.h>
 
@@ -13,7 +13,7 @@
 #include <random>
 #include <string>
 
-#include "base/testing/counting_new.hpp"
+#include "base/testing/counting_alloc.hpp"
 #include "wg/allowed_ips.hpp"
 
 namespace {
