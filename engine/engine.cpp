@@ -332,7 +332,7 @@ void Engine::flush_peer(std::size_t q, wg::Peer& peer, bool keepalive_if_empty,
                         base::PacketPool& pool, wg::crypto::TransportAead& aead,
                         base::Counter& sent, bool& wake) {
   std::array<base::PacketRef, wg::kMaxStagedPackets> staged;
-  std::size_t n = peer.staging.take(staged);
+  std::size_t n = device_.take_staged(peer, staged);
   if (n == 0 && keepalive_if_empty) {
     staged[0] = pool.get();
     if (!staged[0]) return;

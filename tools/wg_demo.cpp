@@ -50,7 +50,7 @@ class Host final : public wg::Outbox {
   }
   void flush_staged(wg::Peer& p, bool keepalive_if_empty) override {
     std::array<base::PacketRef, wg::kMaxStagedPackets> batch;
-    std::size_t n = p.staging.take(batch);
+    std::size_t n = device.take_staged(p, batch);
     if (n == 0 && keepalive_if_empty) batch[n++] = pool_.get();
     const auto r = device.seal(p, std::span(batch).first(n), clock_.now(), wg::kDefaultMtu, aead_);
     for (std::size_t i = 0; i < r.sealed; ++i) emit(p, batch[i]->data());

@@ -196,7 +196,7 @@ OpenSslAead::~OpenSslAead() {
   EVP_CIPHER_CTX_free(ctx_->dec);
 }
 
-void OpenSslAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
+bool OpenSslAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
                        std::span<std::byte, kTagSize> tag) noexcept {
   unsigned char n[12];
   nonce12(counter, n);
@@ -211,7 +211,13 @@ void OpenSslAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
   }
   ok = ok && EVP_EncryptFinal_ex(c, uc(data) + len, &len) == 1;
   ok = ok && EVP_CIPHER_CTX_get_params(c, params) == 1;
-  if (!ok) WG_BUG("openssl_seal", "EVP ChaCha20-Poly1305 seal failed");
+  if (!ok) {
+    // Fail closed: whatever is in `data` now (plaintext, or part of it) must never leave.
+    sodium_memzero(data.data(), data.size());
+    sodium_memzero(tag.data(), tag.size());
+    ctx_->enc_keyed = false;  // the context's state is unknown: set the key again next time
+  }
+  return ok;
 }
 
 bool OpenSslAead::open(const Key& key, std::uint64_t counter, ByteSpan data,
@@ -233,7 +239,7 @@ bool OpenSslAead::open(const Key& key, std::uint64_t counter, ByteSpan data,
   return EVP_DecryptFinal_ex(c, uc(data) + len, &len) == 1;  // compares the tag
 }
 
-void SodiumAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
+bool SodiumAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
                       std::span<std::byte, kTagSize> tag) noexcept {
   unsigned char n[12];
   nonce12(counter, n);
@@ -241,6 +247,7 @@ void SodiumAead::seal(const Key& key, std::uint64_t counter, ByteSpan data,
   crypto_aead_chacha20poly1305_ietf_encrypt_detached(nonnull(data), uc(ByteSpan(tag)), &tag_len,
                                                      nonnull(data), data.size(), nullptr, 0,
                                                      nullptr, n, uc(ConstByteSpan(key)));
+  return true;  // libsodium's encryption cannot fail
 }
 
 bool SodiumAead::open(const Key& key, std::uint64_t counter, ByteSpan data,

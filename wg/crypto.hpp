@@ -78,11 +78,12 @@ void xaead_seal(base::ByteSpan out, base::ConstByteSpan key,
 
 // In-place transport AEAD, empty associated data. `data` is encrypted or decrypted where it
 // lies; the 16-byte tag is written to / read from `tag`. One object per thread.
+// seal() returns false if the cipher failed; `data` is then zeroed and must not be sent.
 class TransportAead {
  public:
   virtual ~TransportAead() = default;
-  virtual void seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
-                    std::span<std::byte, kTagSize> tag) noexcept = 0;
+  [[nodiscard]] virtual bool seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
+                                  std::span<std::byte, kTagSize> tag) noexcept = 0;
   [[nodiscard]] virtual bool open(const Key& key, std::uint64_t counter, base::ByteSpan data,
                                   std::span<const std::byte, kTagSize> tag) noexcept = 0;
 };
@@ -94,7 +95,7 @@ class OpenSslAead final : public TransportAead {
   ~OpenSslAead() override;
   OpenSslAead(const OpenSslAead&) = delete;
   OpenSslAead& operator=(const OpenSslAead&) = delete;
-  void seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
+  bool seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
             std::span<std::byte, kTagSize> tag) noexcept override;
   bool open(const Key& key, std::uint64_t counter, base::ByteSpan data,
             std::span<const std::byte, kTagSize> tag) noexcept override;
@@ -107,7 +108,7 @@ class OpenSslAead final : public TransportAead {
 // libsodium's detached ChaCha20-Poly1305 IETF.
 class SodiumAead final : public TransportAead {
  public:
-  void seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
+  bool seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
             std::span<std::byte, kTagSize> tag) noexcept override;
   bool open(const Key& key, std::uint64_t counter, base::ByteSpan data,
             std::span<const std::byte, kTagSize> tag) noexcept override;
@@ -119,13 +120,10 @@ class SodiumAead final : public TransportAead {
 class SizeSplitAead final : public TransportAead {
  public:
   static constexpr std::size_t kSmallMax = 128;
-  void seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
+  bool seal(const Key& key, std::uint64_t counter, base::ByteSpan data,
             std::span<std::byte, kTagSize> tag) noexcept override {
-    if (data.size() <= kSmallMax) {
-      small_.seal(key, counter, data, tag);
-    } else {
-      large_.seal(key, counter, data, tag);
-    }
+    return data.size() <= kSmallMax ? small_.seal(key, counter, data, tag)
+                                    : large_.seal(key, counter, data, tag);
   }
   bool open(const Key& key, std::uint64_t counter, base::ByteSpan data,
             std::span<const std::byte, kTagSize> tag) noexcept override {

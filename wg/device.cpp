@@ -24,7 +24,8 @@ void OpenBatch::reset() noexcept {
   wake_control = false;
 }
 
-Device::Device() = default;
+Device::Device(const DeviceOptions& options)
+    : staging_(options.staged_packets, options.buffer_size) {}
 
 Device::~Device() {
   remove_all_peers();
@@ -69,7 +70,7 @@ bool Device::remove_peer(const base::NodePublicKey& key) {
   if (it == peers_.end()) return false;
   Peer& peer = *it->second;
   peer.timers.stop();
-  peer.staging.clear();
+  staging_.close(peer.staging);
   clear_keys(peer);
   peers_.erase(it);
   return true;
@@ -117,6 +118,14 @@ void Device::clear_keys(Peer& peer) {
   drop_handshake_index(peer);
   peer.handshake.clear();
   index_.remove(peer.keypairs.clear());
+}
+
+void Device::drop_staged(Peer& peer, DropReason why) {
+  drops_.add(why, staging_.clear(peer.staging));
+}
+
+std::size_t Device::take_staged(Peer& peer, std::span<base::PacketRef> out) {
+  return staging_.take(peer.staging, out);
 }
 
 // --- handshakes ---
@@ -317,12 +326,16 @@ void Device::tick(TimePoint now, base::WallTime wall, Outbox& out) {
       peer.clear_endpoint_source();
       initiate(peer, now, wall, a.retry_initiation, out);
     }
-    if (a.give_up) drops_.add(DropReason::no_keypair, peer.staging.clear());
+    if (a.give_up) drop_staged(peer, DropReason::no_keypair);
     if (a.send_keepalive) {
       out.flush_staged(peer, true);
       if (a.rearm_keepalive) peer.timers.rearm_keepalive(now);
     }
-    if (a.zero_key_material) clear_keys(peer);
+    if (a.zero_key_material) {
+      // Keys and whatever waited for them, as wireguard-go's ZeroAndFlushAll.
+      clear_keys(peer);
+      drop_staged(peer, DropReason::no_keypair);
+    }
     if (peer.take_handshake_request()) initiate(peer, now, wall, false, out);
   }
 }
@@ -336,23 +349,25 @@ SealResult Device::seal(Peer& peer, std::span<base::PacketRef> packets, TimePoin
   const KeypairPtr kp = peer.keypairs.current();
   std::optional<std::uint64_t> first;
   if (kp && !kp->expired(now)) first = kp->reserve_counters(packets.size());
-  if (!first) {
-    for (auto& p : packets) {
-      if (!p) continue;
-      if (peer.staging.push(std::move(p))) drops_.add(DropReason::staging_overflow);
-      ++r.staged;
-    }
-    peer.request_handshake();
-    r.wake_control = true;
-    return r;
-  }
+  if (!first) return stage(peer, packets);
+  // Seal in place; a packet that fails is dropped and the rest move up to keep [0, sealed)
+  // dense. Its counter stays unused, which the receiver's replay window does not mind.
   bool any_data = false;
+  std::size_t sealed = 0;
   for (std::size_t i = 0; i < packets.size(); ++i) {
     base::PacketBuf& p = *packets[i];
-    any_data = any_data || !p.empty();
-    seal_transport(p, kp->send_key(), kp->remote_index(), *first + i, mtu, aead);
+    const bool data = !p.empty();
+    if (!seal_transport(p, kp->send_key(), kp->remote_index(), *first + i, mtu, aead)) {
+      drops_.add(DropReason::seal_failed);
+      packets[i].reset();
+      continue;
+    }
+    any_data = any_data || data;
+    if (sealed != i) packets[sealed] = std::move(packets[i]);
+    ++sealed;
   }
-  r.sealed = packets.size();
+  r.sealed = sealed;
+  if (sealed == 0) return r;
   peer.timers.authenticated_sent();
   peer.timers.traversal(now);
   if (any_data && !peer.timers.armed(Timers::Kind::new_handshake)) {
@@ -364,6 +379,24 @@ SealResult Device::seal(Peer& peer, std::span<base::PacketRef> packets, TimePoin
     peer.request_handshake();
     r.wake_control = true;
   }
+  return r;
+}
+
+SealResult Device::stage(Peer& peer, std::span<base::PacketRef> packets) {
+  SealResult r;
+  if (!peer.has_endpoint()) {
+    // Nowhere to send a handshake, so nothing to wait for: dropped, as the kernel's xmit does.
+    for (const auto& p : packets) {
+      if (p) drops_.add(DropReason::no_endpoint);
+    }
+    return r;
+  }
+  const StagingArea::PushResult pushed = staging_.push(peer.staging, packets);
+  drops_.add(DropReason::staging_overflow, pushed.evicted_peer);
+  drops_.add(DropReason::staging_full, pushed.evicted_device + pushed.refused);
+  r.staged = pushed.staged;
+  peer.request_handshake();
+  r.wake_control = true;
   return r;
 }
 
@@ -469,11 +502,16 @@ void Device::open_run(std::span<base::PacketBuf* const> packets,
   peer.timers.authenticated_received();
   peer.timers.traversal(now);
   if (any_data) peer.timers.data_received(now);
-  // Keep key fresh on receive: once per keypair, close to its end of life.
-  if (kp.initiator() && now - kp.created() > kRekeyOnReceiveAge &&
-      !peer.sent_lastminute_handshake.exchange(true, std::memory_order_relaxed)) {
-    peer.request_handshake();
-    batch.wake_control = true;
+  // Keep key fresh on receive: once per keypair, close to the end of life of the keypair we
+  // send with (the current one, not `kp`: a late packet under the previous keypair says
+  // nothing about the age of the session), as wireguard-go's keepKeyFreshReceiving.
+  if (!peer.sent_lastminute_handshake.load(std::memory_order_relaxed)) {
+    const KeypairPtr current = peer.keypairs.current();
+    if (current && current->initiator() && now - current->created() > kRekeyOnReceiveAge &&
+        !peer.sent_lastminute_handshake.exchange(true, std::memory_order_relaxed)) {
+      peer.request_handshake();
+      batch.wake_control = true;
+    }
   }
 }
 

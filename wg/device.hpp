@@ -8,7 +8,8 @@
 //   tick()               every peer's timers, and handshakes requested by the data path
 // Data path (any worker thread, concurrently):
 //   seal()               a batch of inner packets for one peer -> transport messages in place,
-//                        or staged (and a handshake requested) when there is no usable keypair
+//                        or copied into the device's staging area (and a handshake requested)
+//                        when there is no usable keypair; dropped when the peer has no endpoint
 //   open_batch()         transport messages -> inner packets in place: receiver index,
 //                        keypair age, AEAD, replay window (one lock per run), key confirmation,
 //                        roaming, timers, inner IP sanity. The allowed-IPs source check is the
@@ -34,6 +35,7 @@
 #include "wg/noise.hpp"
 #include "wg/peer.hpp"
 #include "wg/ratelimiter.hpp"
+#include "wg/staging.hpp"
 
 namespace wg {
 
@@ -53,7 +55,7 @@ class Outbox {
 
 struct SealResult {
   std::size_t sealed = 0;     // packets[0, sealed) are now transport messages
-  std::size_t staged = 0;     // moved into the peer's staging queue (their refs are null)
+  std::size_t staged = 0;     // copied into the peer's staging queue (the originals stay put)
   bool wake_control = false;  // a handshake was requested: run tick() soon
 };
 
@@ -84,9 +86,15 @@ class OpenBatch {
   std::array<std::size_t, kMaxBatch> opened_{};
 };
 
+struct DeviceOptions {
+  // Staged packets for all peers together (wg/staging.hpp), and the size of their buffers.
+  std::size_t staged_packets = 1024;
+  std::size_t buffer_size = base::PacketPool::kDefaultBufferSize;
+};
+
 class Device {
  public:
-  Device();
+  explicit Device(const DeviceOptions& options = {});
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
@@ -121,13 +129,23 @@ class Device {
   bool under_load(base::TimePoint now) const noexcept;
 
   // --- data path (any thread) ---
-  // Seals packets (inner IP packets, or empty for keepalives) for `peer` in place.
+  // Seals packets (inner IP packets, or empty for keepalives) for `peer` in place. Without a
+  // usable keypair they are copied into staging (the refs stay the caller's) and a handshake
+  // is requested; without an endpoint they are dropped (no_endpoint), as the kernel does. A
+  // packet whose sealing fails is dropped (seal_failed) and its ref reset: packets[0, sealed)
+  // are the transport messages, in their original order.
   SealResult seal(Peer& peer, std::span<base::PacketRef> packets, base::TimePoint now, unsigned mtu,
                   crypto::TransportAead& aead);
   // Opens transport messages in place; results[i] for packets[i], sources[i] its source.
   void open_batch(std::span<base::PacketBuf* const> packets, std::span<const PeerEndpoint> sources,
                   base::TimePoint now, base::WallTime wall, crypto::TransportAead& aead,
                   OpenBatch& batch, std::span<OpenResult> results);
+
+  // Staged packets (any thread): take_staged() moves up to out.size() of `peer`'s, oldest
+  // first; they return to the staging pool when released.
+  std::size_t take_staged(Peer& peer, std::span<base::PacketRef> out);
+  std::size_t staged(const Peer& peer) const { return staging_.size(peer.staging); }
+  std::size_t staged() const { return staging_.size(); }
 
   DropCounters& drops() noexcept { return drops_; }
   const DropCounters& drops() const noexcept { return drops_; }
@@ -136,6 +154,8 @@ class Device {
  private:
   void drop_handshake_index(Peer& peer);
   void clear_keys(Peer& peer);
+  void drop_staged(Peer& peer, DropReason why);
+  SealResult stage(Peer& peer, std::span<base::PacketRef> packets);
   void receive_initiation(base::ConstByteSpan message, const PeerEndpoint& from,
                           base::TimePoint now, base::WallTime wall, Outbox& out);
   void receive_response(base::ConstByteSpan message, const PeerEndpoint& from, base::TimePoint now,
@@ -155,6 +175,7 @@ class Device {
   std::unordered_map<base::NodePublicKey, std::shared_ptr<Peer>> peers_;
   std::uint64_t next_peer_id_ = 1;
   // Any thread.
+  StagingArea staging_;
   IndexTable index_;
   DropCounters drops_;
 };

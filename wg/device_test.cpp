@@ -379,3 +379,180 @@ TEST_CASE("roaming: the endpoint follows the last authenticated source") {
 }
 
 }  // namespace
+
+// --- staging, key freshness and sealing under stress ---
+
+namespace {
+
+// Seals through a real cipher, except the call numbered `fail_at` (0-based), which fails as
+// OpenSSL can (an allocation in a provider, say).
+class FailingAead final : public wg::crypto::TransportAead {
+ public:
+  explicit FailingAead(int fail_at) : fail_at_(fail_at) {}
+  bool seal(const wg::crypto::Key& key, std::uint64_t counter, base::ByteSpan data,
+            std::span<std::byte, wg::crypto::kTagSize> tag) noexcept override {
+    if (calls_++ == fail_at_) {
+      std::fill(data.begin(), data.end(), std::byte{0});  // what OpenSslAead leaves behind
+      return false;
+    }
+    return real_.seal(key, counter, data, tag);
+  }
+  bool open(const wg::crypto::Key& key, std::uint64_t counter, base::ByteSpan data,
+            std::span<const std::byte, wg::crypto::kTagSize> tag) noexcept override {
+    return real_.open(key, counter, data, tag);
+  }
+
+ private:
+  wg::crypto::SodiumAead real_;
+  int calls_ = 0;
+  const int fail_at_;
+};
+
+base::PacketRef inner(base::PacketPool& pool, std::string_view payload) {
+  const auto bytes = ipv4_packet(payload);
+  base::PacketRef p = pool.get();
+  base::copy_into(p->read_area(), bytes);
+  p->set_size(bytes.size());
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a peer without an endpoint: its packets are dropped and counted, not staged") {
+  DevicePair pair;
+  pair.a.peer->clear_endpoint();
+  const auto r = pair.a.send(ipv4_packet("nowhere to go"));
+  CHECK(r.staged == 0);
+  CHECK(r.sealed == 0);
+  CHECK_FALSE(r.wake_control);
+  pair.tick();
+  CHECK(pair.a.handshakes_sent == 0);
+  CHECK(pair.a.device.staged(*pair.a.peer) == 0);
+  CHECK(pair.a.device.drops().get(DropReason::no_endpoint) == 1);
+}
+
+TEST_CASE("staging copies packets: the sender's pool never drains while a peer is silent") {
+  DevicePair pair;
+  base::PacketPool small(8);
+  for (int i = 0; i < 300; ++i) {
+    std::array<base::PacketRef, 4> batch;
+    for (auto& p : batch) p = inner(small, "to nobody " + std::to_string(i));
+    const auto r = pair.a.device.seal(*pair.a.peer, batch, pair.clock.now(), 1420, pair.aead);
+    REQUIRE(r.staged == 4);
+  }
+  // Every batch went back to its pool on return (staged packets are the area's own copies).
+  CHECK(small.available() == small.capacity());
+  CHECK(pair.a.device.staged(*pair.a.peer) == wg::kMaxStagedPackets);
+  CHECK(pair.a.device.drops().get(DropReason::staging_overflow) == 4 * 300 - wg::kMaxStagedPackets);
+  // The newest wait, in order, and go out once the handshake completes.
+  pair.tick();
+  pair.settle();
+  REQUIRE(pair.b.delivered.size() == wg::kMaxStagedPackets);
+  CHECK(text(pair.b.delivered.back()) == "to nobody 299");
+  CHECK(text(pair.b.delivered.front()) == "to nobody 268");
+}
+
+TEST_CASE("a seal failure drops that packet, never sends it, and the rest go in order") {
+  DevicePair pair;
+  pair.a.send(ipv4_packet("x"));
+  pair.settle();
+  REQUIRE(pair.b.delivered.size() == 1);
+  std::array<base::PacketRef, 3> batch{inner(pair.pool, "first"), inner(pair.pool, "second"),
+                                       inner(pair.pool, "third")};
+  FailingAead failing(1);
+  const auto r = pair.a.device.seal(*pair.a.peer, batch, pair.clock.now(), 1420, failing);
+  CHECK(r.sealed == 2);
+  CHECK_FALSE(batch[2]);
+  CHECK(pair.a.device.drops().get(DropReason::seal_failed) == 1);
+  for (std::size_t i = 0; i < r.sealed; ++i) {
+    pair.b.inbox.push_back(
+        {base::Bytes(batch[i]->data().begin(), batch[i]->data().end()), {pair.a.address, {}, 0}});
+  }
+  pair.settle();
+  REQUIRE(pair.b.delivered.size() == 3);
+  CHECK(text(pair.b.delivered[1]) == "first");
+  CHECK(text(pair.b.delivered[2]) == "third");
+  CHECK(pair.b.device.drops().total() == 0);  // the gap in counters is no replay
+}
+
+TEST_CASE("keep-key-fresh on receive looks at the current keypair, not the one that received") {
+  DevicePair pair;
+  pair.a.send(ipv4_packet("x"));  // a initiates: its keypair K1 is an initiator's
+  pair.settle();
+  // A packet of b under K1, held back to arrive late.
+  pair.clock.advance(50s);
+  REQUIRE(pair.b.send(ipv4_packet("late")).sealed == 1);
+  const auto late = pair.a.inbox.back();
+  pair.a.inbox.clear();
+  // b starts a session at 100 s; once confirmed, a sends with K2, a responder's keypair.
+  pair.clock.advance(50s);
+  pair.b.device.initiate(*pair.b.peer, pair.clock.now(), pair.clock.wall(), false, pair.b);
+  pair.settle();
+  pair.b.send(ipv4_packet("under K2"));
+  pair.settle();
+  REQUIRE(pair.a.peer->keypairs.current());
+  REQUIRE_FALSE(pair.a.peer->keypairs.current()->initiator());
+  // At 170 s K1 is past REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT (165 s), but a
+  // does not send with it any more: no handshake.
+  for (int i = 0; i < 70; ++i) {
+    pair.advance(1s);
+    pair.settle();
+  }
+  const std::size_t before = pair.a.handshakes_sent;
+  pair.a.inbox.push_back(late);
+  pair.a.receive_all();
+  pair.tick();
+  CHECK(text(pair.a.delivered.back()) == "late");
+  CHECK(pair.a.handshakes_sent == before);
+  CHECK_FALSE(pair.a.peer->sent_lastminute_handshake.load());
+}
+
+TEST_CASE("keys zeroed after 3 x REJECT_AFTER_TIME take the staged packets with them") {
+  DevicePair pair;
+  pair.a.send(ipv4_packet("x"));
+  pair.settle();
+  // b falls silent; a keeps sending, so its packets stage once the keypair expires.
+  std::uint64_t staged_before_zero = 0;
+  for (auto t = 1s; t <= wg::kZeroKeyMaterialAfter + 1s; t += 1s) {
+    pair.a.send(ipv4_packet("into the void"));
+    pair.b.inbox.clear();
+    const std::size_t staged = pair.a.device.staged(*pair.a.peer);
+    pair.advance(1s);
+    pair.b.inbox.clear();
+    if (pair.a.peer->keypairs.current() == nullptr) {  // zeroed by this tick
+      staged_before_zero = staged;
+      break;
+    }
+  }
+  REQUIRE(staged_before_zero > 0);
+  CHECK(pair.a.device.staged(*pair.a.peer) == 0);
+  CHECK(pair.a.device.drops().get(DropReason::no_keypair) == staged_before_zero);
+}
+
+TEST_CASE(
+    "continuous traffic to a silent peer: an initiation every 5 s, bounded staging; "
+    "give up once the traffic stops") {
+  // As wireguard-go (device/send.go: SendStagedPackets calls SendHandshakeInitiation(false),
+  // which resets handshakeAttempts), every new packet restarts the attempt count, so retries
+  // go on while packets keep coming; only staging's bound limits what waits.
+  DevicePair pair;
+  for (int i = 0; i < 3000; ++i) {  // 300 s at 10 packets/s
+    pair.a.send(ipv4_packet("to a silent peer"));
+    pair.advance(100ms);
+    pair.b.inbox.clear();
+  }
+  CHECK(pair.a.handshakes_sent >= 300 / 6);
+  CHECK(pair.a.handshakes_sent <= 300 / 5 + 1);
+  CHECK(pair.a.device.staged(*pair.a.peer) == wg::kMaxStagedPackets);
+  CHECK(pair.a.device.drops().get(DropReason::no_keypair) == 0);
+  // Traffic stops: at most 19 retries (REKEY_ATTEMPT_TIME) and the staged packets go.
+  const std::size_t sent_at_stop = pair.a.handshakes_sent;
+  for (int i = 0; i < 1200 && pair.a.device.staged(*pair.a.peer) > 0; ++i) {
+    pair.advance(100ms);
+    pair.b.inbox.clear();
+  }
+  CHECK(pair.a.device.staged(*pair.a.peer) == 0);
+  CHECK(pair.a.device.drops().get(DropReason::no_keypair) == wg::kMaxStagedPackets);
+  CHECK(pair.a.handshakes_sent - sent_at_stop >= 18);
+  CHECK(pair.a.handshakes_sent - sent_at_stop <= 20);
+}

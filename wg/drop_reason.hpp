@@ -33,8 +33,10 @@ namespace wg {
   X(source_not_allowed)  /* inner source address not in the peer's allowed IPs */        \
   X(no_route)            /* no peer's allowed IPs cover the destination */               \
   X(no_endpoint)         /* peer has no endpoint to send to */                           \
-  X(no_keypair)          /* no usable keypair yet: the packet was staged */              \
-  X(staging_overflow)    /* per-peer staging queue full: oldest dropped */               \
+  X(no_keypair)          /* staged packets dropped: handshake gave up, or keys zeroed */ \
+  X(staging_overflow)    /* per-peer staging queue full: that peer's oldest dropped */   \
+  X(staging_full)        /* device-wide staging full: the oldest of any peer dropped */  \
+  X(seal_failed)         /* the cipher failed to seal: dropped, never sent */            \
   X(queue_full)          /* a bounded queue was full */                                  \
   X(send_failed)         /* the socket refused the datagram */                           \
   X(too_big)             /* packet does not fit the buffer */

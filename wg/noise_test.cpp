@@ -193,7 +193,7 @@ TEST_CASE("transport vectors: a data packet and a keepalive") {
   REQUIRE(inner.size() == 52);
   base::copy_into(p->read_area(), inner);
   p->set_size(inner.size());
-  wg::seal_transport(*p, send, kRespIndex, 0, 1420, aead);
+  REQUIRE(wg::seal_transport(*p, send, kRespIndex, 0, 1420, aead));
   CHECK(to_hex(p->data()) ==
         "040000008877665500000000000000001466ad623ae62b8fa81428e3401d0df91b6111a3fb75bc85"
         "3bd7e54fd53870f919172fd706333bbd3cd37d6d2099c956b7d37d38b485a618bbc78d7e65b3eac4"
@@ -207,7 +207,7 @@ TEST_CASE("transport vectors: a data packet and a keepalive") {
   CHECK(to_hex(p->data().first(52)) == to_hex(inner));
 
   auto k = pool.get();
-  wg::seal_transport(*k, send, kRespIndex, 1, 1420, aead);
+  REQUIRE(wg::seal_transport(*k, send, kRespIndex, 1, 1420, aead));
   CHECK(to_hex(k->data()) == "040000008877665501000000000000004fc5500b33fa79d7fdf61475b57c82bd");
 }
 

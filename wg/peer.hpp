@@ -48,6 +48,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
     base::MutexLock lock(endpoint_mu_);
     return endpoint_;
   }
+  bool has_endpoint() const EXCLUDES(endpoint_mu_) {
+    base::MutexLock lock(endpoint_mu_);
+    return endpoint_.has_value();
+  }
   void set_endpoint(const PeerEndpoint& e) EXCLUDES(endpoint_mu_) {
     base::MutexLock lock(endpoint_mu_);
     endpoint_ = e;
@@ -87,7 +91,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   }
 
   KeypairSet keypairs;
-  StagingQueue staging;
+  StagingQueue staging;  // its packets live in the Device's StagingArea
   Timers timers;
   // "Keep key fresh on receive" fires once per keypair epoch; reset on handshake complete.
   std::atomic<bool> sent_lastminute_handshake{false};

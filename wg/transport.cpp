@@ -18,7 +18,7 @@ std::size_t padding_size(std::size_t length, unsigned mtu) noexcept {
   return padded - last;
 }
 
-void seal_transport(base::PacketBuf& p, const crypto::Key& send_key, std::uint32_t receiver,
+bool seal_transport(base::PacketBuf& p, const crypto::Key& send_key, std::uint32_t receiver,
                     std::uint64_t counter, unsigned mtu, crypto::TransportAead& aead) noexcept {
   const std::size_t pad = padding_size(p.size(), mtu);
   if (pad > 0) {
@@ -27,10 +27,12 @@ void seal_transport(base::PacketBuf& p, const crypto::Key& send_key, std::uint32
   }
   auto body = p.data();
   auto tag = p.push_back(crypto::kTagSize);
-  aead.seal(send_key, counter, body, std::span<std::byte, crypto::kTagSize>(tag));
+  if (!aead.seal(send_key, counter, body, std::span<std::byte, crypto::kTagSize>(tag)))
+    return false;
   auto hdr = p.push_front(kTransportHeaderSize);
   write_transport_header({receiver, counter}, std::span<std::byte, kTransportHeaderSize>(
                                                   hdr.data(), kTransportHeaderSize));
+  return true;
 }
 
 bool open_transport(base::PacketBuf& p, const crypto::Key& receive_key, std::uint64_t counter,

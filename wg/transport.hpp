@@ -27,9 +27,11 @@ inline constexpr std::size_t kPaddingMultiple = 16;
 std::size_t padding_size(std::size_t length, unsigned mtu) noexcept;
 
 // Seals the inner packet in `p` as a transport message. Requires p.headroom() >= 16 and
-// p.tailroom() >= padding + 16 (PacketBuf's kTailroom always suffices).
-void seal_transport(base::PacketBuf& p, const crypto::Key& send_key, std::uint32_t receiver,
-                    std::uint64_t counter, unsigned mtu, crypto::TransportAead& aead) noexcept;
+// p.tailroom() >= padding + 16 (PacketBuf's kTailroom always suffices). False if the cipher
+// failed: the buffer then holds no plaintext, and the caller must drop it.
+[[nodiscard]] bool seal_transport(base::PacketBuf& p, const crypto::Key& send_key,
+                                  std::uint32_t receiver, std::uint64_t counter, unsigned mtu,
+                                  crypto::TransportAead& aead) noexcept;
 
 // Opens the transport message in `p` (already classified, at least 32 bytes) with `counter`
 // (read from its header by the caller). On success data() is the padded plaintext; on

@@ -55,7 +55,7 @@ void DevicePair::Side::send_cookie_reply(const PeerEndpoint&, base::ConstByteSpa
 
 void DevicePair::Side::flush_staged(Peer& p, bool keepalive_if_empty) {
   std::array<base::PacketRef, kMaxStagedPackets> batch;
-  std::size_t n = p.staging.take(batch);
+  std::size_t n = device.take_staged(p, batch);
   if (n == 0 && keepalive_if_empty) batch[n++] = pair_.pool.get();
   if (n == 0) return;
   const SealResult r =
