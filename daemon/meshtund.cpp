@@ -104,7 +104,11 @@ int run(const Flags& flags) {
   }
 
   asio::io_context io;
-  magicsock::UdpBind bind({tun->queue_count(), true, true, !flags.no_udp_gso, !flags.no_udp_gro});
+  magicsock::UdpBindOptions bopt;
+  bopt.queues = tun->queue_count();
+  bopt.gso = !flags.no_udp_gso;
+  bopt.gro = !flags.no_udp_gro;
+  magicsock::UdpBind bind(bopt);
   if (auto st = bind.rebind(0, 0); !st) {
     std::fprintf(stderr, "meshtund: cannot open UDP sockets: %s\n", st.error().to_string().c_str());
     return 1;

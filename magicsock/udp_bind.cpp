@@ -2,6 +2,8 @@
 #include "magicsock/udp_bind.hpp"
 
 #include <array>
+#include <chrono>
+#include <optional>
 
 namespace magicsock {
 
@@ -65,14 +67,23 @@ std::size_t UdpBind::send(std::size_t q, wg::Peer& peer,
   std::array<net::SendStatus, net::kMaxBatch> status;
   std::size_t sent = 0;
   bool stale = false;
+  std::optional<std::chrono::steady_clock::time_point> give_up;  // set when first blocked
   for (std::size_t at = 0; at < packets.size();) {
     const std::size_t n = std::min(packets.size() - at, msgs.size());
     for (std::size_t i = 0; i < n; ++i) msgs[i] = to_send_msg(*ep, packets[at + i]->data());
     const net::SendResult r = s->send_batch(std::span(msgs).first(n), std::span(status).first(n));
     sent += r.sent;
     for (std::size_t i = 0; i < r.handled; ++i) stale = stale || status[i].source_stale;
-    if (r.handled < n) break;  // the socket's buffer is full: the rest are dropped
-    at += n;
+    at += r.handled;
+    if (r.handled == n) continue;
+    // The send buffer is full: wait for room, within the budget, then go on from there.
+    const auto now = std::chrono::steady_clock::now();
+    if (!give_up) give_up = now + kSendWaitBudget;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*give_up - now);
+    if (left.count() <= 0 || !s->wait_writable(left)) {
+      send_buffer_full_.fetch_add(packets.size() - at, std::memory_order_relaxed);
+      break;
+    }
   }
   if (stale) peer.clear_endpoint_source();
   if (sent < packets.size())
@@ -124,6 +135,7 @@ base::Status UdpBind::rebind(std::uint16_t port, std::uint32_t fwmark) {
   o.ipv6 = options_.ipv6;
   o.gso = options_.gso;
   o.gro = options_.gro;
+  o.hooks = options_.hooks;
   auto set = net::SocketSet::open(o);
   if (!set) return set.error();
   auto old = sockets_.exchange(std::make_shared<net::SocketSet>(std::move(set.value())),

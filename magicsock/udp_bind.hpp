@@ -7,9 +7,15 @@
 // source); when the kernel refuses that address, the peer's stored source is forgotten.
 // rebind() opens the new socket set before it retires the old one, so a taken port changes
 // nothing; workers holding the old set finish their batch on it.
+//
+// Back-pressure: when a socket's send buffer is full, send() waits for room (at most
+// kSendWaitBudget per call) and goes on with the rest of the batch, so a burst slows the
+// worker (and through the TUN queue, the senders inside) instead of turning into loss. What
+// still does not fit after the wait is dropped and counted (send_buffer_full()).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "net/socket_set.hpp"
@@ -21,12 +27,16 @@ struct UdpBindOptions {
   std::size_t queues = 1;
   bool ipv4 = true;
   bool ipv6 = true;
-  bool gso = true;  // UDP_SEGMENT on send where the kernel has it
-  bool gro = true;  // UDP_GRO on receive where the kernel has it
+  bool gso = true;         // UDP_SEGMENT on send where the kernel has it
+  bool gro = true;         // UDP_GRO on receive where the kernel has it
+  net::SocketHooks hooks;  // syscall seam for tests
 };
 
 class UdpBind final : public wg::Bind {
  public:
+  // Longest one send() call waits for send-buffer room, in all.
+  static constexpr std::chrono::milliseconds kSendWaitBudget{10};
+
   explicit UdpBind(const UdpBindOptions& options);
 
   std::uint64_t generation() const noexcept override {
@@ -48,6 +58,10 @@ class UdpBind final : public wg::Bind {
   std::uint64_t send_failures() const noexcept {
     return send_failures_.load(std::memory_order_relaxed);
   }
+  // Of those, datagrams dropped because the send buffer stayed full past kSendWaitBudget.
+  std::uint64_t send_buffer_full() const noexcept {
+    return send_buffer_full_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::shared_ptr<net::SocketSet> sockets() const noexcept {
@@ -59,6 +73,7 @@ class UdpBind final : public wg::Bind {
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint32_t> fwmark_{0};
   std::atomic<std::uint64_t> send_failures_{0};
+  std::atomic<std::uint64_t> send_buffer_full_{0};
   std::atomic<std::uint64_t> retired_drops_{0};  // receive drops of socket sets rebind() retired
 };
 

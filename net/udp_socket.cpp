@@ -197,6 +197,16 @@ bool UdpSocket::gso_supported() const noexcept {
   return st_->gso_supported;
 }
 
+bool UdpSocket::wait_writable(std::chrono::milliseconds timeout) noexcept {
+  st_->stats.send_waits.fetch_add(1, std::memory_order_relaxed);
+  pollfd p{fd_, POLLOUT, 0};
+  int r = 0;
+  do {
+    r = st_->hooks.poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
 bool UdpSocket::gso_enabled() const noexcept {
   return st_->gso_on.load(std::memory_order_relaxed);
 }

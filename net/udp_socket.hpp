@@ -16,9 +16,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <poll.h>
 #include <span>
 #include <system_error>
 
@@ -47,6 +49,7 @@ struct SocketHooks {
   int (*socket)(int domain, int type, int protocol) = ::socket;
   int (*bind)(int fd, const sockaddr* addr, socklen_t len) = ::bind;
   int (*sendmmsg)(int fd, mmsghdr* msgs, unsigned count, int flags) = ::sendmmsg;
+  int (*poll)(pollfd* fds, nfds_t count, int timeout_ms) = ::poll;
 };
 
 struct UdpOptions {
@@ -105,6 +108,7 @@ struct UdpStats {
   std::atomic<std::uint64_t> send_errors{0};    // datagrams that failed
   std::atomic<std::uint64_t> stale_sources{0};  // sends retried without their source
   std::atomic<std::uint64_t> send_syscalls{0};
+  std::atomic<std::uint64_t> send_waits{0};    // wait_writable() calls: the send buffer was full
   std::atomic<std::uint64_t> gso_sends{0};     // messages carrying 2+ datagrams
   std::atomic<std::uint64_t> gso_disabled{0};  // times EIO switched GSO off
   std::atomic<std::uint64_t> gro_buffers{0};   // coalesced buffers received and split
@@ -167,6 +171,10 @@ class UdpSocket {
   // passing each peer's datagrams together. If such a send fails, its datagrams are retried
   // one by one so each gets its own status.
   SendResult send_batch(std::span<const SendMsg> msgs, std::span<SendStatus> status = {}) noexcept;
+
+  // After a send_batch() that would block: waits up to `timeout` for room in the send buffer.
+  // True when there is room (or an error to collect); false on timeout.
+  bool wait_writable(std::chrono::milliseconds timeout) noexcept;
 
   // Opaque outside net/ (defined in udp_socket_internal.hpp).
   struct State;

@@ -19,11 +19,19 @@
 
 namespace engine::testing {
 
+// IPv4 only: the pair talks over 127.0.0.1.
+inline magicsock::UdpBindOptions bind_options(std::size_t queues) {
+  magicsock::UdpBindOptions o;
+  o.queues = queues;
+  o.ipv6 = false;
+  return o;
+}
+
 class Node {
  public:
   Node(std::size_t queues, const base::PrivateKey& key)
       : tun(queues),
-        bind({queues, true, false}),
+        bind(bind_options(queues)),
         engine(options(queues), fds(), bind, base::SystemClock::instance()) {
     if (!bind.rebind(0, 0)) throw std::runtime_error("bind failed");
     engine.device().set_private_key(key);
