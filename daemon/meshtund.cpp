@@ -214,8 +214,18 @@ int run(const Flags& flags) {
     for (const auto& e : events) {
       if (e.kind == tun::LinkEvent::Kind::deleted) shut_down("interface deleted");
       if (e.kind == tun::LinkEvent::Kind::mtu_changed && e.mtu > 0) {
-        lg->info("mtu={}", e.mtu);
-        eng.set_mtu(e.mtu);
+        const unsigned applied = eng.set_mtu(e.mtu);
+        if (applied == e.mtu) {
+          lg->info("mtu={}", e.mtu);
+          continue;
+        }
+        // Packets above `applied` do not fit our buffers: put the link back to what we carry
+        // rather than drop every full-size packet (each such drop counts as too_big).
+        lg->warn("mtu={} is above the largest meshtund carries ({}); setting mtu={}", e.mtu,
+                 applied, applied);
+        if (auto st = tun::set_mtu(tun->ifindex(), applied); !st) {
+          lg->error("cannot set mtu={}: {}", applied, st.error().to_string());
+        }
       }
     }
   });

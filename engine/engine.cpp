@@ -13,6 +13,7 @@
 #include "base/log.hpp"
 #include "tun/queue.hpp"
 #include "wg/messages.hpp"
+#include "wg/transport.hpp"
 
 namespace engine {
 
@@ -64,6 +65,7 @@ struct Engine::Worker {
   tun::Queue tun;
   base::PacketPool pool;
   wg::crypto::DefaultTransportAead aead;
+  std::uint64_t tun_too_big_seen = 0;  // the queue's read_dropped already counted as too_big
   const int wake_fd;
   int epoll_fd = -1;
   std::uint64_t bind_generation = ~0ull;
@@ -85,7 +87,11 @@ struct Engine::Worker {
 
 Engine::Engine(const Options& options, std::span<const int> tun_fds, wg::Bind& bind,
                base::Clock& clock)
-    : options_(options), bind_(bind), clock_(clock), mtu_(options.mtu) {
+    : options_(options),
+      bind_(bind),
+      clock_(clock),
+      device_(wg::DeviceOptions{options.staged_packets, options.buffer_size}),
+      mtu_(std::min(options.mtu, max_mtu_for(options.buffer_size))) {
   if (tun_fds.size() != options.queues || options.queues == 0) {
     throw std::invalid_argument("engine: one TUN fd per queue is required");
   }
@@ -97,8 +103,29 @@ Engine::Engine(const Options& options, std::span<const int> tun_fds, wg::Bind& b
 
 Engine::~Engine() {
   stop();
+  // Handshake messages nobody will handle now: their buffers go back to the workers' pools
+  // while those still exist.
+  std::array<HandshakeQueue::Item, 64> items;
+  while (handshakes_.pop(items) > 0) {
+    for (auto& item : items) item.packet.reset();
+  }
   device_.remove_all_peers();
   ::close(control_wake_fd_);
+}
+
+unsigned Engine::max_mtu_for(std::size_t buffer_size) noexcept {
+  // A TUN read must be shorter than the read area (a read that fills it may be cut short);
+  // the datagram it becomes (header, padding up to the MTU, tag) must fit a receive buffer's
+  // read area as well.
+  const std::size_t area = buffer_size - base::PacketBuf::kHeadroom - base::PacketBuf::kTailroom;
+  const std::size_t overhead = wg::kTransportHeaderSize + wg::crypto::kTagSize;
+  return area > overhead + 1 ? static_cast<unsigned>(area - overhead - 1) : 0;
+}
+
+unsigned Engine::set_mtu(unsigned mtu) noexcept {
+  const unsigned applied = std::min(mtu, max_mtu());
+  mtu_.store(applied, std::memory_order_relaxed);
+  return applied;
 }
 
 void Engine::start() {
@@ -208,6 +235,12 @@ void Engine::worker_outbound(Worker& w) {
     if (!tun_gone_.exchange(true)) log()->warn("worker={} TUN queue failed: {}", w.q, ec.message());
     wake_control();
   }
+  // Packets longer than a buffer (an MTU above max_mtu()) never reach us whole: count them.
+  if (const std::uint64_t too_big = w.tun.stats().read_dropped.get();
+      too_big != w.tun_too_big_seen) {
+    device_.drops().add(wg::DropReason::too_big, too_big - w.tun_too_big_seen);
+    w.tun_too_big_seen = too_big;
+  }
   w.tun_read.add(n);
   if (n > 0) {
     const auto routing = routing_.load();
@@ -225,32 +258,31 @@ void Engine::worker_outbound(Worker& w) {
       while (d < distinct && w.distinct[d] != p) ++d;
       if (d == distinct) w.distinct[distinct++] = p;
     }
-    bool wake = false;
+    Sender sender{w.q, w.pool, w.aead, w.udp_sent, w.pool_exhausted};
     for (std::size_t d = 0; d < distinct; ++d) {
       wg::Peer* p = w.distinct[d];
       std::size_t k = 0;
       for (std::size_t i = 0; i < n; ++i) {
         if (w.peer_of[i] == p) w.group[k++] = std::move(w.bufs[i]);
       }
-      seal_and_send(w.q, *p, std::span(w.group).first(k), now, w.aead, w.udp_sent, wake);
+      seal_and_send(sender, *p, std::span(w.group).first(k), now);
       w.pool.put_batch(std::span(w.group).first(k));
     }
-    if (wake) wake_control();
+    if (sender.wake) wake_control();
   }
   w.pool.put_batch(std::span(w.bufs).first(got));
 }
 
-std::size_t Engine::seal_and_send(std::size_t q, wg::Peer& peer, std::span<base::PacketRef> packets,
-                                  base::TimePoint now, wg::crypto::TransportAead& aead,
-                                  base::Counter& sent_counter, bool& wake) {
-  const wg::SealResult r = device_.seal(peer, packets, now, mtu(), aead);
-  wake = wake || r.wake_control;
+std::size_t Engine::seal_and_send(Sender& s, wg::Peer& peer, std::span<base::PacketRef> packets,
+                                  base::TimePoint now) {
+  const wg::SealResult r = device_.seal(peer, packets, now, mtu(), s.aead);
+  s.wake = s.wake || r.wake_control;
   if (r.sealed == 0) return 0;
   const auto sealed = std::span<const base::PacketRef>(packets.data(), r.sealed);
-  const std::size_t sent = bind_.send(q, peer, sealed);
+  const std::size_t sent = bind_.send(s.q, peer, sealed);
   if (sent > 0) peer.add_tx_bytes(bytes_of(sealed, sent));
   if (sent < r.sealed) device_.drops().add(wg::DropReason::send_failed, r.sealed - sent);
-  sent_counter.add(sent);
+  s.sent.add(sent);
   return sent;
 }
 
@@ -317,9 +349,11 @@ void Engine::worker_inbound(Worker& w) {
         w.pool.put_batch(std::span(w.group).first(k));
       }
       // Peers whose next keypair just got confirmed send what they had staged.
+      Sender sender{w.q, w.pool, w.aead, w.udp_sent, w.pool_exhausted};
       for (std::size_t i = 0; i < w.open_batch.flush_count; ++i) {
-        flush_peer(w.q, *w.open_batch.flush[i], false, w.pool, w.aead, w.udp_sent, wake);
+        flush_peer(sender, *w.open_batch.flush[i], false);
       }
+      wake = wake || sender.wake;
       wake = wake || w.open_batch.wake_control;
       w.open_batch.reset();
     }
@@ -328,19 +362,20 @@ void Engine::worker_inbound(Worker& w) {
   w.pool.put_batch(std::span(w.bufs).first(got));
 }
 
-void Engine::flush_peer(std::size_t q, wg::Peer& peer, bool keepalive_if_empty,
-                        base::PacketPool& pool, wg::crypto::TransportAead& aead,
-                        base::Counter& sent, bool& wake) {
+void Engine::flush_peer(Sender& s, wg::Peer& peer, bool keepalive_if_empty) {
+  // Staged packets are buffers of the staging area's pool; they go back to it on reset.
   std::array<base::PacketRef, wg::kMaxStagedPackets> staged;
   std::size_t n = device_.take_staged(peer, staged);
   if (n == 0 && keepalive_if_empty) {
-    staged[0] = pool.get();
-    if (!staged[0]) return;
+    staged[0] = s.pool.get();
+    if (!staged[0]) {
+      s.pool_exhausted.add();
+      return;
+    }
     n = 1;
   }
   if (n == 0) return;
-  seal_and_send(q, peer, std::span(staged).first(n), clock_.now(), aead, sent, wake);
-  // Buffers may come from several pools (staged by different workers): return one by one.
+  seal_and_send(s, peer, std::span(staged).first(n), clock_.now());
   for (std::size_t i = 0; i < n; ++i) staged[i].reset();
 }
 
@@ -383,11 +418,11 @@ void Engine::send_cookie_reply(const wg::PeerEndpoint& to, base::ConstByteSpan m
 }
 
 void Engine::flush_staged(wg::Peer& peer, bool keepalive_if_empty) {
-  bool wake = false;
-  flush_peer(0, peer, keepalive_if_empty, control_pool_, control_aead_, control_sent_, wake);
+  Sender sender{0, control_pool_, control_aead_, control_sent_, control_pool_exhausted_};
+  flush_peer(sender, peer, keepalive_if_empty);
   // A handshake request raised here is picked up by the tick() this call is part of, or the
   // next one.
-  if (wake) wake_control();
+  if (sender.wake) wake_control();
 }
 
 // --- configuration ---
@@ -456,6 +491,8 @@ Stats Engine::stats() const noexcept {
     s.pool_exhausted += w->pool_exhausted.get();
   }
   s.datagrams_sent += control_sent_.get();
+  s.pool_exhausted += control_pool_exhausted_.get();
+  s.staged = device_.staged();
   return s;
 }
 

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "engine/testing/engine_pair.hpp"
 
 namespace {
@@ -43,21 +46,34 @@ TEST_CASE("a burst of packets in both directions arrives complete and in order")
   EnginePair pair;
   REQUIRE(pair.a.tun.inject(0, EnginePair::packet("10.0.0.1", "10.0.0.2", "warm-up")));
   REQUIRE(pair.b.wait_packet());
+  // One queue and one flow each way: TUN read, seal, UDP, open and TUN write keep the order.
   constexpr int kCount = 2000;
-  int got_b = 0, got_a = 0;
+  std::vector<base::Bytes> to_b, to_a, got_b, got_a;
   for (int i = 0; i < kCount; ++i) {
-    const std::string text = "packet " + std::to_string(i);
-    while (!pair.a.tun.inject(0, EnginePair::packet("10.0.0.1", "10.0.0.2", text))) {
-      if (pair.b.tun.receive(0)) ++got_b;
+    to_b.push_back(EnginePair::packet("10.0.0.1", "10.0.0.2", "to b " + std::to_string(i)));
+    to_a.push_back(EnginePair::packet("10.0.0.2", "10.0.0.1", "to a " + std::to_string(i)));
+  }
+  for (int i = 0; i < kCount; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    while (!pair.a.tun.inject(0, to_b[k])) {
+      if (auto p = pair.b.tun.receive(0)) got_b.push_back(std::move(*p));
     }
-    while (!pair.b.tun.inject(0, EnginePair::packet("10.0.0.2", "10.0.0.1", text))) {
-      if (pair.a.tun.receive(0)) ++got_a;
+    while (!pair.b.tun.inject(0, to_a[k])) {
+      if (auto p = pair.a.tun.receive(0)) got_a.push_back(std::move(*p));
     }
   }
-  while (got_b < kCount && pair.b.wait_packet(std::chrono::milliseconds(2000))) ++got_b;
-  while (got_a < kCount && pair.a.wait_packet(std::chrono::milliseconds(2000))) ++got_a;
-  CHECK(got_b == kCount);
-  CHECK(got_a == kCount);
+  while (got_b.size() < kCount) {
+    auto p = pair.b.wait_packet(std::chrono::milliseconds(2000));
+    if (!p) break;
+    got_b.push_back(std::move(*p));
+  }
+  while (got_a.size() < kCount) {
+    auto p = pair.a.wait_packet(std::chrono::milliseconds(2000));
+    if (!p) break;
+    got_a.push_back(std::move(*p));
+  }
+  CHECK(got_b == to_b);
+  CHECK(got_a == to_a);
 }
 
 TEST_CASE("cryptokey routing: no route is dropped and counted; a forged inner source is refused") {
@@ -95,17 +111,23 @@ TEST_CASE("removing a peer stops its traffic; rebinding the port keeps the tunne
   REQUIRE(pair.b.wait_packet());
 
   // b moves to another port; a learns it (as `wg set ... endpoint` would tell it).
-  REQUIRE(pair.b.bind.rebind(0, 0));
-  pair.b.engine.wake_workers();
-  auto peer_b = pair.a.engine.device().find_peer(pair.key_b.public_key());
-  peer_b->set_endpoint({{*base::IpAddr::parse("127.0.0.1"), pair.b.bind.port()}, {}, 0});
+  pair.b.on_control([&] {
+    REQUIRE(pair.b.bind.rebind(0, 0));
+    pair.b.engine.wake_workers();
+  });
+  pair.a.on_control([&] {
+    auto peer_b = pair.a.engine.device().find_peer(pair.key_b.public_key());
+    peer_b->set_endpoint({{*base::IpAddr::parse("127.0.0.1"), pair.b.bind.port()}, {}, 0});
+  });
   REQUIRE(pair.a.tun.inject(0, EnginePair::packet("10.0.0.1", "10.0.0.2", "two")));
   const auto got = pair.b.wait_packet();
   REQUIRE(got);
   CHECK(base::as_chars(*got).ends_with("two"));
 
-  CHECK(pair.a.engine.remove_peer(pair.key_b.public_key()));
-  pair.a.engine.publish_routing();
+  pair.a.on_control([&] {
+    CHECK(pair.a.engine.remove_peer(pair.key_b.public_key()));
+    pair.a.engine.publish_routing();
+  });
   REQUIRE(pair.a.tun.inject(0, EnginePair::packet("10.0.0.1", "10.0.0.2", "three")));
   CHECK_FALSE(pair.b.wait_packet(std::chrono::milliseconds(300)));
   CHECK(pair.a.engine.drops().get(wg::DropReason::no_route) == 1);
