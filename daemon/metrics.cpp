@@ -39,13 +39,18 @@ std::string render_metrics(engine::Engine& eng, const std::string& interface) {
       {"meshtun_datagrams_sent_total", "Transport messages sent.", s.datagrams_sent},
       {"meshtun_handshake_messages_total", "Handshake messages queued for the control thread.",
        s.handshakes_queued},
-      {"meshtun_pool_exhausted_total", "Batches cut short because every packet buffer was in use.",
+      {"meshtun_pool_exhausted_total",
+       "Batches and keepalives cut short because every packet buffer was in use.",
        s.pool_exhausted},
   };
   for (const auto& c : counters) {
     family(out, c.name, "counter", c.help);
     fmt::format_to(it, "{}{{{}}} {}\n", c.name, iface, c.value);
   }
+
+  family(out, "meshtun_staged_packets", "gauge",
+         "Packets waiting for a handshake, all peers together (bounded; see staging_full).");
+  fmt::format_to(it, "meshtun_staged_packets{{{}}} {}\n", iface, s.staged);
 
   const auto peers = eng.device().peers();
   family(out, "meshtun_peers", "gauge", "Configured peers.");
