@@ -5,11 +5,11 @@
 // workers load it once per batch (one atomic shared_ptr load, no lock on the table itself).
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "base/atomic_shared_ptr.hpp"
 #include "wg/allowed_ips.hpp"
 #include "wg/peer.hpp"
 
@@ -29,16 +29,12 @@ class RoutingPublisher {
  public:
   RoutingPublisher() : current_(std::make_shared<const Routing>()) {}
   // Any thread.
-  std::shared_ptr<const Routing> load() const noexcept {
-    return current_.load(std::memory_order_acquire);
-  }
+  std::shared_ptr<const Routing> load() const noexcept { return current_.load(); }
   // Control thread.
-  void publish(std::shared_ptr<const Routing> r) noexcept {
-    current_.store(std::move(r), std::memory_order_release);
-  }
+  void publish(std::shared_ptr<const Routing> r) noexcept { current_.store(std::move(r)); }
 
  private:
-  std::atomic<std::shared_ptr<const Routing>> current_;
+  base::AtomicSharedPtr<const Routing> current_;
 };
 
 }  // namespace engine

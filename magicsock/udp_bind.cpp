@@ -138,8 +138,7 @@ base::Status UdpBind::rebind(std::uint16_t port, std::uint32_t fwmark) {
   o.hooks = options_.hooks;
   auto set = net::SocketSet::open(o);
   if (!set) return set.error();
-  auto old = sockets_.exchange(std::make_shared<net::SocketSet>(std::move(set.value())),
-                               std::memory_order_acq_rel);
+  auto old = sockets_.exchange(std::make_shared<net::SocketSet>(std::move(set.value())));
   if (old) retired_drops_.fetch_add(receive_drops(*old), std::memory_order_relaxed);
   fwmark_.store(fwmark, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <memory>
 
+#include "base/atomic_shared_ptr.hpp"
 #include "net/socket_set.hpp"
 #include "wg/bind.hpp"
 
@@ -64,12 +65,10 @@ class UdpBind final : public wg::Bind {
   }
 
  private:
-  std::shared_ptr<net::SocketSet> sockets() const noexcept {
-    return sockets_.load(std::memory_order_acquire);
-  }
+  std::shared_ptr<net::SocketSet> sockets() const noexcept { return sockets_.load(); }
 
   const UdpBindOptions options_;
-  std::atomic<std::shared_ptr<net::SocketSet>> sockets_;  // replaced by rebind()
+  base::AtomicSharedPtr<net::SocketSet> sockets_;  // replaced by rebind()
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint32_t> fwmark_{0};
   std::atomic<std::uint64_t> send_failures_{0};

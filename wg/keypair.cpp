@@ -43,7 +43,7 @@ bool Keypair::accept_counter(std::uint64_t counter) noexcept {
 DroppedKeypairs KeypairSet::install_initiator(KeypairPtr fresh) {
   DroppedKeypairs dropped;
   base::MutexLock lock(mu_);
-  KeypairPtr old_current = current_.load(std::memory_order_relaxed);
+  KeypairPtr old_current = current_.load();
   dropped.add(std::move(previous_));
   if (next_) {
     previous_ = std::move(next_);
@@ -53,7 +53,7 @@ DroppedKeypairs KeypairSet::install_initiator(KeypairPtr fresh) {
   } else {
     previous_ = std::move(old_current);
   }
-  current_.store(std::move(fresh), std::memory_order_release);
+  current_.store(std::move(fresh));
   return dropped;
 }
 
@@ -74,8 +74,8 @@ DroppedKeypairs KeypairSet::confirm(const Keypair* k, bool& rotated) {
   base::MutexLock lock(mu_);
   if (k == nullptr || next_.get() != k) return dropped;
   dropped.add(std::move(previous_));
-  previous_ = current_.load(std::memory_order_relaxed);
-  current_.store(std::move(next_), std::memory_order_release);
+  previous_ = current_.load();
+  current_.store(std::move(next_));
   next_ = nullptr;
   next_raw_.store(nullptr, std::memory_order_release);
   rotated = true;
@@ -86,7 +86,7 @@ DroppedKeypairs KeypairSet::clear() {
   DroppedKeypairs dropped;
   base::MutexLock lock(mu_);
   dropped.add(std::move(previous_));
-  dropped.add(current_.exchange(nullptr, std::memory_order_acq_rel));
+  dropped.add(current_.exchange(nullptr));
   dropped.add(std::move(next_));
   previous_ = nullptr;
   next_ = nullptr;
@@ -96,7 +96,7 @@ DroppedKeypairs KeypairSet::clear() {
 
 void KeypairSet::revoke_sending() {
   base::MutexLock lock(mu_);
-  if (auto c = current_.load(std::memory_order_relaxed)) c->revoke_sending();
+  if (auto c = current_.load()) c->revoke_sending();
   if (next_) next_->revoke_sending();
 }
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 
+#include "base/atomic_shared_ptr.hpp"
 #include "base/clock.hpp"
 #include "base/thread_annotations.hpp"
 #include "wg/constants.hpp"
@@ -91,7 +92,7 @@ struct DroppedKeypairs {
 class KeypairSet {
  public:
   // Any thread. The keypair to send with, if any (validity is the caller's check).
-  KeypairPtr current() const noexcept { return current_.load(std::memory_order_acquire); }
+  KeypairPtr current() const noexcept { return current_.load(); }
   // Any thread, cheap: whether `k` is the unconfirmed next keypair.
   bool is_next(const Keypair* k) const noexcept {
     return k != nullptr && next_raw_.load(std::memory_order_acquire) == k;
@@ -112,7 +113,7 @@ class KeypairSet {
   mutable base::Mutex mu_;  // guards previous_, next_ and every store to current_; leaf lock
   KeypairPtr previous_ GUARDED_BY(mu_);
   KeypairPtr next_ GUARDED_BY(mu_);
-  std::atomic<KeypairPtr> current_;                // loaded by workers without mu_
+  base::AtomicSharedPtr<Keypair> current_;         // loaded by workers without mu_
   std::atomic<const Keypair*> next_raw_{nullptr};  // mirrors next_ for is_next()
 };
 
