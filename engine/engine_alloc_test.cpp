@@ -177,27 +177,39 @@ TEST_CASE("zero heap allocations while packets are staged for a peer without a s
   const Traffic t(100);
   warm_up(pair, t, *buf);
   // A peer that never answers; the first packet to it sends its (allocating) initiation.
+  std::shared_ptr<wg::Peer> c;
   pair.a.on_control([&] {
-    auto c = pair.a.engine.add_peer(base::PrivateKey::generate().public_key());
+    c = pair.a.engine.add_peer(base::PrivateKey::generate().public_key());
     c->set_endpoint({{*base::IpAddr::parse("127.0.0.1"), 9}, {}, 0});
     pair.a.engine.add_allowed_ip(*c, *base::IpPrefix::parse("10.0.0.3/32"));
     pair.a.engine.publish_routing();
   });
   std::vector<base::Bytes> to_c;
-  for (int i = 0; i < 2000; ++i)
+  for (int i = 0; i < 1000; ++i)
     to_c.push_back(EnginePair::packet("10.0.0.1", "10.0.0.3", "to c " + std::to_string(i)));
   REQUIRE(pair.a.inject_within(0, to_c[0]));
   pump([&] { return pair.a.engine.stats().staged == 1; }, [] {});
   REQUIRE(pair.a.engine.stats().staged == 1);
 
-  // Within REKEY_TIMEOUT of that initiation: staging only, evicting the oldest past 128.
-  std::optional<CountAllocations> counting(std::in_place);
-  for (std::size_t i = 1; i < to_c.size(); ++i) {
-    while (!pair.a.tun.inject(0, to_c[i])) std::this_thread::yield();
+  // Staging only, evicting the oldest past 128. A region in which a handshake retry went out
+  // (every 5 s; a slow sanitizer build may take that long) allocated for that handshake, not
+  // for packets: such a region is measured again.
+  std::uint64_t allocations = 0;
+  std::uint64_t read_before = pair.a.engine.stats().tun_packets_read;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::uint64_t initiation_bytes = c->tx_bytes();
+    std::optional<CountAllocations> counting(std::in_place);
+    for (std::size_t i = 1; i < to_c.size(); ++i) {
+      while (!pair.a.tun.inject(0, to_c[i])) std::this_thread::yield();
+    }
+    const std::uint64_t want = read_before + to_c.size() - 1;
+    pump([&] { return pair.a.engine.stats().tun_packets_read >= want; }, [] {});
+    allocations = counting->count();
+    counting.reset();
+    read_before = pair.a.engine.stats().tun_packets_read;
+    if (c->tx_bytes() == initiation_bytes) break;
+    MESSAGE("a handshake retry went out during the region; measuring again");
   }
-  pump([&] { return pair.a.engine.stats().tun_packets_read >= 100 + to_c.size(); }, [] {});
-  const std::uint64_t allocations = counting->count();
-  counting.reset();
   CHECK(pair.a.engine.stats().staged == wg::kMaxStagedPackets);
   MESSAGE("allocations while " << to_c.size() - 1 << " packets were staged: " << allocations);
   CHECK(allocations == 0);
