@@ -332,7 +332,7 @@ void Device::tick(TimePoint now, base::WallTime wall, Outbox& out) {
       if (a.rearm_keepalive) peer.timers.rearm_keepalive(now);
     }
     if (a.zero_key_material) {
-      // Keys and whatever waited for them, as wireguard-go's ZeroAndFlushAll.
+      // Keys and whatever waited for them, as wireguard-go's ZeroAndFlushAll (device/peer.go).
       clear_keys(peer);
       drop_staged(peer, DropReason::no_keypair);
     }
@@ -385,7 +385,8 @@ SealResult Device::seal(Peer& peer, std::span<base::PacketRef> packets, TimePoin
 SealResult Device::stage(Peer& peer, std::span<base::PacketRef> packets) {
   SealResult r;
   if (!peer.has_endpoint()) {
-    // Nowhere to send a handshake, so nothing to wait for: dropped, as the kernel's xmit does.
+    // Nowhere to send a handshake, so nothing to wait for: dropped, as the kernel does
+    // (drivers/net/wireguard/device.c, wg_xmit: -EDESTADDRREQ).
     for (const auto& p : packets) {
       if (p) drops_.add(DropReason::no_endpoint);
     }

@@ -131,7 +131,8 @@ class Device {
   // --- data path (any thread) ---
   // Seals packets (inner IP packets, or empty for keepalives) for `peer` in place. Without a
   // usable keypair they are copied into staging (the refs stay the caller's) and a handshake
-  // is requested; without an endpoint they are dropped (no_endpoint), as the kernel does. A
+  // is requested; without an endpoint they are dropped (no_endpoint), as the kernel's wg_xmit
+  // does (drivers/net/wireguard/device.c). A
   // packet whose sealing fails is dropped (seal_failed) and its ref reset: packets[0, sealed)
   // are the transport messages, in their original order.
   SealResult seal(Peer& peer, std::span<base::PacketRef> packets, base::TimePoint now, unsigned mtu,

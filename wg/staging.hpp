@@ -8,7 +8,8 @@
 //
 // Bounds, both counted by the caller from PushResult. A push makes room in this order:
 //   per peer:   kMaxStagedPackets; beyond it that peer's oldest packets are dropped (the
-//               kernel's and wireguard-go's policy), and their buffers take the new ones.
+//               kernel's wg_xmit in drivers/net/wireguard/device.c, wireguard-go's
+//               StagePackets in device/send.go), and their buffers take the new ones.
 //   per device: `capacity` packets in all; when no buffer is free, the oldest staged packet
 //               of any peer is dropped to make room. If there is none to drop (every buffer
 //               is out being sent), the oldest new packets are refused.
