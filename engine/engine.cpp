@@ -279,7 +279,7 @@ std::size_t Engine::seal_and_send(Sender& s, wg::Peer& peer, std::span<base::Pac
   s.wake = s.wake || r.wake_control;
   if (r.sealed == 0) return 0;
   const auto sealed = std::span<const base::PacketRef>(packets.data(), r.sealed);
-  const std::size_t sent = bind_.send(s.q, peer, sealed);
+  const std::size_t sent = bind_.send(s.q, peer.bind_endpoint(), sealed);
   if (sent > 0) peer.add_tx_bytes(bytes_of(sealed, sent));
   if (sent < r.sealed) device_.drops().add(wg::DropReason::send_failed, r.sealed - sent);
   s.sent.add(sent);
@@ -401,12 +401,11 @@ void Engine::run_control() {
 }
 
 void Engine::send_handshake(wg::Peer& peer, base::ConstByteSpan message) {
-  const auto ep = peer.endpoint();
-  if (!ep) {
+  if (!peer.has_endpoint()) {
     device_.drops().add(wg::DropReason::no_endpoint);
     return;
   }
-  if (bind_.send_to(*ep, message)) {
+  if (bind_.send_message(peer.bind_endpoint(), message)) {
     peer.add_tx_bytes(message.size());
   } else {
     device_.drops().add(wg::DropReason::send_failed);
@@ -437,7 +436,7 @@ void Engine::set_private_key(const std::optional<base::PrivateKey>& key) {
 }
 
 std::shared_ptr<wg::Peer> Engine::add_peer(const base::NodePublicKey& key) {
-  return device_.add_peer(key);
+  return device_.add_peer(key, bind_.make_endpoint(key));
 }
 
 bool Engine::remove_peer(const base::NodePublicKey& key) {

@@ -52,9 +52,13 @@ bool UdpBind::has_pending(std::size_t q) const noexcept {
   return false;
 }
 
-std::size_t UdpBind::send(std::size_t q, wg::Peer& peer,
+std::shared_ptr<wg::Endpoint> UdpBind::make_endpoint(const base::NodePublicKey&) {
+  return std::make_shared<wg::StaticEndpoint>();
+}
+
+std::size_t UdpBind::send(std::size_t q, wg::Endpoint& to,
                           std::span<const base::PacketRef> packets) noexcept {
-  const auto ep = peer.endpoint();
+  const auto ep = to.address();
   const auto set = sockets();
   net::UdpSocket* s =
       ep && set ? set->for_destination(q % std::max<std::size_t>(1, set->queue_count()), ep->remote)
@@ -85,10 +89,19 @@ std::size_t UdpBind::send(std::size_t q, wg::Peer& peer,
       break;
     }
   }
-  if (stale) peer.clear_endpoint_source();
+  if (stale) to.forget_source();
   if (sent < packets.size())
     send_failures_.fetch_add(packets.size() - sent, std::memory_order_relaxed);
   return sent;
+}
+
+bool UdpBind::send_message(wg::Endpoint& to, base::ConstByteSpan message) noexcept {
+  const auto ep = to.address();
+  if (!ep) {
+    send_failures_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return send_to(*ep, message);
 }
 
 bool UdpBind::send_to(const wg::PeerEndpoint& to, base::ConstByteSpan message) noexcept {

@@ -47,8 +47,10 @@ class UdpBind final : public wg::Bind {
   std::size_t receive(std::size_t q, std::span<base::PacketRef> bufs,
                       std::span<wg::PeerEndpoint> sources) noexcept override;
   bool has_pending(std::size_t q) const noexcept override;
-  std::size_t send(std::size_t q, wg::Peer& peer,
+  std::shared_ptr<wg::Endpoint> make_endpoint(const base::NodePublicKey& peer) override;
+  std::size_t send(std::size_t q, wg::Endpoint& to,
                    std::span<const base::PacketRef> packets) noexcept override;
+  bool send_message(wg::Endpoint& to, base::ConstByteSpan message) noexcept override;
   bool send_to(const wg::PeerEndpoint& to, base::ConstByteSpan message) noexcept override;
   std::uint16_t port() const noexcept override;
   std::uint64_t datagrams_dropped() const noexcept override;

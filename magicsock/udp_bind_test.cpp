@@ -72,13 +72,14 @@ struct Receiver {
 };
 
 struct Fixture {
-  Fixture() : bind(options()), peer(base::PrivateKey::generate().public_key()) {
+  Fixture() : bind(options()) {
     g_would_block = 0;
     g_polls = 0;
     g_waited_ms = 0;
     g_room = true;
     REQUIRE(bind.rebind(0, 0));
-    peer.set_endpoint({{*base::IpAddr::parse("127.0.0.1"), receiver.port}, {}, 0});
+    peer = bind.make_endpoint(base::PrivateKey::generate().public_key());
+    peer->set_address(wg::PeerEndpoint{{*base::IpAddr::parse("127.0.0.1"), receiver.port}, {}, 0});
     for (int i = 0; i < 32; ++i) {
       base::PacketRef p = pool.get();
       const std::string text = "datagram " + std::to_string(i);
@@ -99,7 +100,7 @@ struct Fixture {
   }
   Receiver receiver;
   magicsock::UdpBind bind;
-  wg::Peer peer;
+  std::shared_ptr<wg::Endpoint> peer;
   base::PacketPool pool{64};
   std::vector<base::PacketRef> packets;
   std::vector<std::string> texts;
@@ -108,7 +109,7 @@ struct Fixture {
 TEST_CASE("a full send buffer is waited out and the whole batch goes, in order") {
   Fixture f;
   g_would_block = 2;  // the first two tries find the buffer full
-  CHECK(f.bind.send(0, f.peer, f.packets) == f.packets.size());
+  CHECK(f.bind.send(0, *f.peer, f.packets) == f.packets.size());
   CHECK(g_polls.load() == 2);
   CHECK(f.bind.send_failures() == 0);
   CHECK(f.bind.send_buffer_full() == 0);
@@ -125,7 +126,7 @@ TEST_CASE("a send buffer that stays full costs at most the wait budget; the rest
   Fixture f;
   g_would_block = 1 << 30;
   g_room = false;
-  CHECK(f.bind.send(0, f.peer, f.packets) == 0);
+  CHECK(f.bind.send(0, *f.peer, f.packets) == 0);
   // The waits asked of poll() add up to the budget, not more: a stuck socket cannot hold a
   // worker longer than that per batch.
   CHECK(g_waited_ms.load() <= magicsock::UdpBind::kSendWaitBudget.count());

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // wg::Bind: how the engine reaches the network outside. The engine never knows whether a peer
-// is reached by direct UDP or through a DERP relay: it hands sealed transport messages for a
-// peer to send(), and takes received datagrams from receive(). magicsock implements it
-// (magicsock::UdpBind for plain WireGuard, magicsock::Conn for mesh mode).
+// is reached by direct UDP or through a DERP relay: each peer has an Endpoint the bind made
+// for it (wg/endpoint.hpp); the engine hands sealed transport messages for that endpoint to
+// send(), and takes received datagrams from receive(). The bind never sees a peer's handshake
+// state. magicsock implements it (magicsock::UdpBind for plain WireGuard, magicsock::Conn for
+// mesh mode).
 //
 // Queues: one per engine worker. Worker q sleeps until one of wait_fds(q) is readable, then
 // calls receive(q, ...). When the fds change (listen port changed), generation() moves on and
@@ -15,12 +17,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "base/bytes.hpp"
+#include "base/keys.hpp"
 #include "base/packet.hpp"
 #include "base/result.hpp"
-#include "wg/peer.hpp"
+#include "wg/endpoint.hpp"
 
 namespace wg {
 
@@ -44,11 +48,18 @@ class Bind {
   // receive() again before waiting on the fds.
   virtual bool has_pending(std::size_t q) const noexcept = 0;
 
-  // Sends the transport messages packets[i]->data() to `peer`; the packets stay the caller's.
-  // Returns how many went out; the rest were dropped (no endpoint, socket full or refusing).
-  virtual std::size_t send(std::size_t q, Peer& peer,
+  // The endpoint of a new peer with public key `peer`: the bind's own kind, which send()
+  // takes back. Control thread.
+  virtual std::shared_ptr<Endpoint> make_endpoint(const base::NodePublicKey& peer) = 0;
+
+  // Sends the transport messages packets[i]->data() to `to`, an endpoint this bind made; the
+  // packets stay the caller's. Returns how many went out; the rest were dropped (no address,
+  // socket full or refusing).
+  virtual std::size_t send(std::size_t q, Endpoint& to,
                            std::span<const base::PacketRef> packets) noexcept = 0;
-  // Sends one message to an explicit endpoint (cookie replies go to a datagram's source).
+  // Sends one message (a handshake) to `to`, an endpoint this bind made.
+  virtual bool send_message(Endpoint& to, base::ConstByteSpan message) noexcept = 0;
+  // Sends one message to an explicit address (cookie replies go to a datagram's source).
   virtual bool send_to(const PeerEndpoint& to, base::ConstByteSpan message) noexcept = 0;
 
   // Datagrams dropped before the engine saw them (too long for a buffer), since start.

@@ -55,10 +55,11 @@ void Device::set_private_key(const std::optional<base::PrivateKey>& key) {
   }
 }
 
-std::shared_ptr<Peer> Device::add_peer(const base::NodePublicKey& key) {
+std::shared_ptr<Peer> Device::add_peer(const base::NodePublicKey& key,
+                                       std::shared_ptr<Endpoint> endpoint) {
   if (identity_ && key == identity_->public_key) return nullptr;
   if (auto existing = find_peer(key)) return existing;
-  auto peer = std::make_shared<Peer>(key);
+  auto peer = std::make_shared<Peer>(key, std::move(endpoint));
   peer->internal_id = next_peer_id_++;
   if (identity_) peer->identity.recompute(*identity_);
   peers_.emplace(key, peer);
@@ -183,7 +184,7 @@ void Device::receive_handshake(ConstByteSpan message, const PeerEndpoint& from, 
 }
 
 void Device::authenticated_from(Peer& peer, const PeerEndpoint& from, TimePoint now) {
-  peer.set_endpoint(from);
+  peer.bind_endpoint().authenticated_from(from);
   peer.timers.authenticated_received();
   peer.timers.traversal(now);
 }
@@ -498,8 +499,7 @@ void Device::open_run(std::span<base::PacketBuf* const> packets,
     }
   }
   // Roaming and timers, once per run, from the last packet that passed.
-  if (const auto ep = peer.endpoint(); !ep || *ep != sources[last_good])
-    peer.set_endpoint(sources[last_good]);
+  peer.bind_endpoint().authenticated_from(sources[last_good]);
   peer.timers.authenticated_received();
   peer.timers.traversal(now);
   if (any_data) peer.timers.data_received(now);

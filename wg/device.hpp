@@ -105,8 +105,10 @@ class Device {
   void set_private_key(const std::optional<base::PrivateKey>& key);
   const std::optional<StaticIdentity>& identity() const noexcept { return identity_; }
 
-  // nullptr if `key` is our own public key (wireguard-go ignores such a peer).
-  std::shared_ptr<Peer> add_peer(const base::NodePublicKey& key);
+  // nullptr if `key` is our own public key (wireguard-go ignores such a peer). `endpoint`:
+  // the bind's handle for the peer (a StaticEndpoint when null); an existing peer keeps its own.
+  std::shared_ptr<Peer> add_peer(const base::NodePublicKey& key,
+                                 std::shared_ptr<Endpoint> endpoint = nullptr);
   bool remove_peer(const base::NodePublicKey& key);
   void remove_all_peers();
   std::shared_ptr<Peer> find_peer(const base::NodePublicKey& key) const;

@@ -13,8 +13,8 @@
 
 #include "base/ip.hpp"
 #include "base/keys.hpp"
-#include "base/thread_annotations.hpp"
 #include "wg/cookie.hpp"
+#include "wg/endpoint.hpp"
 #include "wg/keypair.hpp"
 #include "wg/noise.hpp"
 #include "wg/staging.hpp"
@@ -22,19 +22,12 @@
 
 namespace wg {
 
-// Where a peer is reached: its address, plus the local address and interface it last
-// reached us on ("sticky source"; unspecified = let the kernel choose).
-struct PeerEndpoint {
-  base::Endpoint remote;
-  base::IpAddr local;
-  int ifindex = 0;
-
-  friend bool operator==(const PeerEndpoint&, const PeerEndpoint&) = default;
-};
-
 class Peer : public std::enable_shared_from_this<Peer> {
  public:
-  explicit Peer(const base::NodePublicKey& key) {
+  // `endpoint`: the bind's handle for this peer (Bind::make_endpoint); a StaticEndpoint when
+  // none is given (tests, the protocol demo).
+  explicit Peer(const base::NodePublicKey& key, std::shared_ptr<Endpoint> endpoint = nullptr)
+      : endpoint_(endpoint ? std::move(endpoint) : std::make_shared<StaticEndpoint>()) {
     identity.public_key = key;
     cookies.set_peer(key);
   }
@@ -44,30 +37,14 @@ class Peer : public std::enable_shared_from_this<Peer> {
   const base::NodePublicKey& public_key() const noexcept { return identity.public_key; }
 
   // --- any thread ---
-  std::optional<PeerEndpoint> endpoint() const EXCLUDES(endpoint_mu_) {
-    base::MutexLock lock(endpoint_mu_);
-    return endpoint_;
-  }
-  bool has_endpoint() const EXCLUDES(endpoint_mu_) {
-    base::MutexLock lock(endpoint_mu_);
-    return endpoint_.has_value();
-  }
-  void set_endpoint(const PeerEndpoint& e) EXCLUDES(endpoint_mu_) {
-    base::MutexLock lock(endpoint_mu_);
-    endpoint_ = e;
-  }
-  void clear_endpoint() EXCLUDES(endpoint_mu_) {
-    base::MutexLock lock(endpoint_mu_);
-    endpoint_.reset();
-  }
+  // Where the peer is reached, as its bind keeps it (wg/endpoint.hpp).
+  Endpoint& bind_endpoint() const noexcept { return *endpoint_; }
+  std::optional<PeerEndpoint> endpoint() const { return endpoint_->address(); }
+  bool has_endpoint() const { return endpoint_->address().has_value(); }
+  void set_endpoint(const PeerEndpoint& e) { endpoint_->set_address(e); }
+  void clear_endpoint() { endpoint_->set_address(std::nullopt); }
   // Forget the sticky source (before a handshake retry, in case the address went away).
-  void clear_endpoint_source() EXCLUDES(endpoint_mu_) {
-    base::MutexLock lock(endpoint_mu_);
-    if (endpoint_) {
-      endpoint_->local = {};
-      endpoint_->ifindex = 0;
-    }
-  }
+  void clear_endpoint_source() { endpoint_->forget_source(); }
 
   void add_tx_bytes(std::uint64_t n) noexcept { tx_bytes_.fetch_add(n, std::memory_order_relaxed); }
   void add_rx_bytes(std::uint64_t n) noexcept { rx_bytes_.fetch_add(n, std::memory_order_relaxed); }
@@ -104,8 +81,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::uint64_t internal_id = 0;                       // insertion order, for stable listings
 
  private:
-  mutable base::Mutex endpoint_mu_;  // leaf lock
-  std::optional<PeerEndpoint> endpoint_ GUARDED_BY(endpoint_mu_);
+  const std::shared_ptr<Endpoint> endpoint_;
   std::atomic<std::uint64_t> tx_bytes_{0};
   std::atomic<std::uint64_t> rx_bytes_{0};
   std::atomic<std::int64_t> last_handshake_ns_{0};
