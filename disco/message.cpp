@@ -249,7 +249,13 @@ MessageType message_type(const Message& m) noexcept {
                         [](const Ping&) { return MessageType::ping; },
                         [](const Pong&) { return MessageType::pong; },
                         [](const CallMeMaybe&) { return MessageType::call_me_maybe; },
-                        [](const BindUdpRelayEndpoint& b) { return b.type; },
+                        [](const BindUdpRelayEndpoint& b) {
+                          const bool valid =
+                              b.type == MessageType::bind_udp_relay_endpoint ||
+                              b.type == MessageType::bind_udp_relay_endpoint_challenge ||
+                              b.type == MessageType::bind_udp_relay_endpoint_answer;
+                          return valid ? b.type : MessageType::bind_udp_relay_endpoint;
+                        },
                         [](const CallMeMaybeVia&) { return MessageType::call_me_maybe_via; },
                         [](const AllocateUdpRelayEndpointRequest&) {
                           return MessageType::allocate_udp_relay_endpoint_request;

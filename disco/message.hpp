@@ -153,7 +153,8 @@ struct CallMeMaybe {
   friend bool operator==(const CallMeMaybe&, const CallMeMaybe&) = default;
 };
 
-// 0x04, 0x05 and 0x06 share one layout; `type` says which one it is.
+// 0x04, 0x05 and 0x06 share one layout; `type` says which one it is (any other value is
+// taken as 0x04).
 struct BindUdpRelayEndpoint {
   MessageType type = MessageType::bind_udp_relay_endpoint;
   std::uint32_t vni = 0;

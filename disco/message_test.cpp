@@ -334,6 +334,12 @@ TEST_CASE("every malformed form is rejected with its reason") {
   }
 }
 
+TEST_CASE("a relay bind message with a type outside 0x04 to 0x06 is written as 0x04") {
+  auto m = relay_bind(disco::MessageType::pong);
+  CHECK(disco::message_type(m) == disco::MessageType::bind_udp_relay_endpoint);
+  CHECK(encode(m).substr(0, 4) == "0400");
+}
+
 TEST_CASE("every drop reason and message type has a name") {
   for (std::size_t i = 0; i < disco::kDropReasonCount; ++i) {
     CHECK(to_string(static_cast<DropReason>(i)) != "unknown");
