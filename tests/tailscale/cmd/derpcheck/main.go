@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+
+// derpcheck drives Tailscale's own DERP client (tailscale.com/derp/derphttp) against a
+// DERP server, normally meshtun-derper, and prints one "ok:" line per behaviour it checked.
+// It exits non-zero on the first check that fails.
+//
+//	derpcheck sendrecv  -url URL                    two clients, packets both ways
+//	derpcheck preferred -url URL -metrics URL       NotePreferred moves the home gauge
+//	derpcheck ping      -url URL                    Ping answered by a Pong
+//	derpcheck mesh      -url URL -mesh-key FILE     watch-conns, ForwardPacket, ClosePeer
+//	derpcheck pair      -url URL -url2 URL2         a client on each of two meshed servers
+//
+// TLS: SSL_CERT_FILE names the CA that issued the servers' certificates (Go reads it).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"tailscale.com/derp"
+	"tailscale.com/derp/derphttp"
+	"tailscale.com/net/netmon"
+	"tailscale.com/types/key"
+)
+
+var (
+	serverURL  = flag.String("url", "", "DERP server URL, e.g. http://127.0.0.1:3340/derp")
+	serverURL2 = flag.String("url2", "", "second server of the same region (pair)")
+	metricsURL = flag.String("metrics", "", "Prometheus metrics URL of the server (preferred)")
+	meshKeyArg = flag.String("mesh-key", "", "file holding the region's mesh key (mesh)")
+	verbose    = flag.Bool("v", false, "log the DERP clients' own messages")
+)
+
+// peer is one derphttp client with a goroutine reading from it.
+type peer struct {
+	name string
+	c    *derphttp.Client
+	msgs chan derp.ReceivedMessage
+	errs chan error
+}
+
+func logf(format string, args ...any) {
+	if *verbose {
+		log.Printf(format, args...)
+	}
+}
+
+func newPeer(name, url string, mesh key.DERPMesh, watch bool) (*peer, error) {
+	c, err := derphttp.NewClient(key.NewNode(), url, logf, netmon.NewStatic())
+	if err != nil {
+		return nil, err
+	}
+	c.MeshKey = mesh
+	c.WatchConnectionChanges = watch
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("%s: connect to %s: %w", name, url, err)
+	}
+	p := &peer{name: name, c: c, msgs: make(chan derp.ReceivedMessage, 1024),
+		errs: make(chan error, 16)}
+	go p.read()
+	return p, nil
+}
+
+// read copies every message (RecvPacket data aliases the client's buffer) into p.msgs.
+// A receive error is reported once; the next Recv reconnects, as derphttp does.
+func (p *peer) read() {
+	for {
+		m, err := p.c.Recv()
+		if err != nil {
+			if errors.Is(err, derphttp.ErrClientClosed) {
+				return
+			}
+			p.errs <- err
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if rp, ok := m.(derp.ReceivedPacket); ok {
+			rp.Data = bytes.Clone(rp.Data)
+			m = rp
+		}
+		p.msgs <- m
+	}
+}
+
+// wait returns the first message for which match returns true, skipping others.
+func (p *peer) wait(what string, d time.Duration, match func(derp.ReceivedMessage) bool) error {
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-p.msgs:
+			if match(m) {
+				return nil
+			}
+		case <-deadline:
+			return fmt.Errorf("%s: no %s within %v", p.name, what, d)
+		}
+	}
+}
+
+func (p *peer) waitPacket(src key.NodePublic, data []byte, d time.Duration) error {
+	return p.wait(fmt.Sprintf("packet %q from %s", data, src.ShortString()), d,
+		func(m derp.ReceivedMessage) bool {
+			rp, ok := m.(derp.ReceivedPacket)
+			return ok && rp.Source == src && bytes.Equal(rp.Data, data)
+		})
+}
+
+func (p *peer) key() key.NodePublic { return p.c.SelfPublicKey() }
+
+func ok(format string, args ...any) { fmt.Printf("ok: "+format+"\n", args...) }
+
+func fail(err error) {
+	fmt.Printf("FAIL: %v\n", err)
+	os.Exit(1)
+}
+
+func must(err error) {
+	if err != nil {
+		fail(err)
+	}
+}
+
+func checkSendRecv() error {
+	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	b, err := newPeer("b", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer b.c.Close()
+	for _, p := range []*peer{a, b} {
+		if err := p.wait("ServerInfo", 5*time.Second, func(m derp.ReceivedMessage) bool {
+			_, is := m.(derp.ServerInfoMessage)
+			return is
+		}); err != nil {
+			return err
+		}
+	}
+	ok("ServerInfo arrives first on both connections; server key %s", a.c.ServerPublicKey().ShortString())
+	// In rounds below the server's per-client queue (32), so nothing is dropped.
+	const rounds, perRound = 5, 20
+	for r := 0; r < rounds; r++ {
+		for i := r * perRound; i < (r+1)*perRound; i++ {
+			if err := a.c.Send(b.key(), []byte("a"+strconv.Itoa(i))); err != nil {
+				return err
+			}
+			if err := b.c.Send(a.key(), []byte("b"+strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
+		for i := r * perRound; i < (r+1)*perRound; i++ {
+			if err := b.waitPacket(a.key(), []byte("a"+strconv.Itoa(i)), 5*time.Second); err != nil {
+				return err
+			}
+			if err := a.waitPacket(b.key(), []byte("b"+strconv.Itoa(i)), 5*time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	ok("%d packets each way between two Go clients, in order, with the sender's key", rounds*perRound)
+	big := bytes.Repeat([]byte{0xab}, derp.MaxPacketSize)
+	must(a.c.Send(b.key(), big))
+	if err := b.waitPacket(a.key(), big, 5*time.Second); err != nil {
+		return err
+	}
+	ok("a packet of MaxPacketSize (%d bytes) is relayed whole", derp.MaxPacketSize)
+	b.c.Close()
+	if err := a.wait("PeerGone(b, Disconnected)", 5*time.Second, func(m derp.ReceivedMessage) bool {
+		g, is := m.(derp.PeerGoneMessage)
+		return is && g.Peer == b.key() && g.Reason == derp.PeerGoneReasonDisconnected
+	}); err != nil {
+		return err
+	}
+	ok("PeerGone(Disconnected) reaches a when b, which it received from, leaves")
+	return nil
+}
+
+// homeGauge reads derp_current_home_connections from the server's Prometheus page.
+func homeGauge() (int, error) {
+	resp, err := http.Get(*metricsURL)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, found := strings.CutPrefix(sc.Text(), "derp_current_home_connections "); found {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, errors.New("no derp_current_home_connections in " + *metricsURL)
+}
+
+func waitGauge(want int) error {
+	var got int
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if got, err = homeGauge(); err == nil && got == want {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("home connections gauge is %d, want %d", got, want)
+}
+
+func checkPreferred() error {
+	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	if err := waitGauge(0); err != nil {
+		return err
+	}
+	a.c.NotePreferred(true)
+	if err := waitGauge(1); err != nil {
+		return err
+	}
+	ok("NotePreferred(true) makes the connection a home connection (gauge 0 -> 1)")
+	a.c.NotePreferred(false)
+	if err := waitGauge(0); err != nil {
+		return err
+	}
+	ok("NotePreferred(false) clears it (gauge 1 -> 0)")
+	a.c.NotePreferred(true)
+	if err := waitGauge(1); err != nil {
+		return err
+	}
+	a.c.Close()
+	if err := waitGauge(0); err != nil {
+		return err
+	}
+	ok("closing a home connection lowers the gauge")
+	return nil
+}
+
+func checkPing() error {
+	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		t0 := time.Now()
+		err := a.c.Ping(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ping %d: %w", i, err)
+		}
+		ok("Ping %d answered by a Pong with the same 8 bytes in %v", i, time.Since(t0).Round(time.Microsecond))
+	}
+	return nil
+}
+
+func readMeshKey() (key.DERPMesh, error) {
+	b, err := os.ReadFile(*meshKeyArg)
+	if err != nil {
+		return key.DERPMesh{}, err
+	}
+	return key.ParseDERPMesh(strings.TrimSpace(string(b)))
+}
+
+func isPresent(k key.NodePublic, flags derp.PeerPresentFlags) func(derp.ReceivedMessage) bool {
+	return func(m derp.ReceivedMessage) bool {
+		p, is := m.(derp.PeerPresentMessage)
+		return is && p.Key == k && p.Flags == flags && p.IPPort.Addr().Unmap().IsLoopback()
+	}
+}
+
+func checkMesh() error {
+	mk, err := readMeshKey()
+	if err != nil {
+		return err
+	}
+	x, err := newPeer("x", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer x.c.Close()
+	w, err := newPeer("watcher", *serverURL, mk, true)
+	if err != nil {
+		return err
+	}
+	defer w.c.Close()
+	if err := w.wait("PeerPresent(self, IsMeshPeer)", 5*time.Second,
+		isPresent(w.key(), derp.PeerPresentIsMeshPeer)); err != nil {
+		return err
+	}
+	ok("watcher sees PeerPresent for itself with flags IsMeshPeer and a loopback IP:port")
+	// x was connected before WatchConns: part of the initial flood.
+	if err := w.wait("PeerPresent(x)", 5*time.Second, isPresent(x.key(), derp.PeerPresentIsRegular)); err != nil {
+		return err
+	}
+	ok("watcher's initial flood includes x, connected before it, flags IsRegular")
+	y, err := newPeer("y", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer y.c.Close()
+	if err := w.wait("PeerPresent(y)", 5*time.Second, isPresent(y.key(), derp.PeerPresentIsRegular)); err != nil {
+		return err
+	}
+	ok("watcher sees PeerPresent for y, which connected after WatchConns")
+
+	src := key.NewNode().Public()
+	must(w.c.ForwardPacket(src, x.key(), []byte("forwarded")))
+	if err := x.waitPacket(src, []byte("forwarded"), 5*time.Second); err != nil {
+		return err
+	}
+	ok("ForwardPacket(src=S, dst=x) arrives at x as a packet from S")
+
+	must(w.c.ClosePeer(y.key()))
+	select {
+	case err := <-y.errs:
+		ok("ClosePeer(y) closes y's connection (y's Recv: %v)", err)
+	case <-time.After(5 * time.Second):
+		return errors.New("y's connection still up 5 s after ClosePeer(y)")
+	}
+	if err := w.wait("PeerGone(y)", 5*time.Second, func(m derp.ReceivedMessage) bool {
+		g, is := m.(derp.PeerGoneMessage)
+		return is && g.Peer == y.key() && g.Reason == derp.PeerGoneReasonDisconnected
+	}); err != nil {
+		return err
+	}
+	ok("watcher sees PeerGone(y, Disconnected) after it")
+
+	// A regular client may not use mesh frames: the server closes it.
+	must(x.c.ClosePeer(y.key()))
+	select {
+	case <-x.errs:
+		ok("ClosePeer from a client without the mesh key ends that client's connection")
+	case <-time.After(5 * time.Second):
+		return errors.New("x still connected 5 s after sending ClosePeer without the mesh key")
+	}
+	return nil
+}
+
+// checkPair: a on server 1 and b on server 2 of one region reach each other both ways.
+// The servers learn of each other's clients through their mesh watch connections, so the
+// first packets may be sent before the far server has heard: send until one arrives.
+func checkPair() error {
+	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	b, err := newPeer("b", *serverURL2, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer b.c.Close()
+	try := func(from, to *peer, label string) error {
+		deadline := time.Now().Add(20 * time.Second)
+		for i := 0; time.Now().Before(deadline); i++ {
+			data := []byte(label + strconv.Itoa(i))
+			if err := from.c.Send(to.key(), data); err != nil {
+				return err
+			}
+			if to.waitPacket(from.key(), data, 250*time.Millisecond) == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: nothing from %s arrived through the mesh in 20 s", to.name, from.name)
+	}
+	if err := try(a, b, "a->b "); err != nil {
+		return err
+	}
+	ok("a on %s reaches b on %s through the mesh", *serverURL, *serverURL2)
+	if err := try(b, a, "b->a "); err != nil {
+		return err
+	}
+	ok("b on %s reaches a on %s through the mesh", *serverURL2, *serverURL)
+	for i := 0; i < 25; i++ {
+		must(a.c.Send(b.key(), []byte("burst"+strconv.Itoa(i))))
+	}
+	for i := 0; i < 25; i++ {
+		if err := b.waitPacket(a.key(), []byte("burst"+strconv.Itoa(i)), 5*time.Second); err != nil {
+			return err
+		}
+	}
+	ok("a burst of 25 packets crosses the mesh whole and in order")
+	return nil
+}
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|mesh|pair [flags]")
+		os.Exit(2)
+	}
+	check := os.Args[1]
+	flag.CommandLine.Parse(os.Args[2:])
+	if *serverURL == "" {
+		fail(errors.New("-url is required"))
+	}
+	checks := map[string]func() error{
+		"sendrecv": checkSendRecv, "preferred": checkPreferred, "ping": checkPing,
+		"mesh": checkMesh, "pair": checkPair,
+	}
+	fn, found := checks[check]
+	if !found {
+		fail(fmt.Errorf("unknown check %q", check))
+	}
+	must(fn())
+}
