@@ -7,6 +7,7 @@
 //	derpcheck sendrecv  -url URL                    two clients, packets both ways
 //	derpcheck preferred -url URL -metrics URL       NotePreferred moves the home gauge
 //	derpcheck ping      -url URL                    Ping answered by a Pong
+//	derpcheck dup       -url URL                    two connections with one key
 //	derpcheck mesh      -url URL -mesh-key FILE     watch-conns, ForwardPacket, ClosePeer
 //	derpcheck pair      -url URL -url2 URL2         a client on each of two meshed servers
 //
@@ -23,6 +24,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +58,11 @@ func logf(format string, args ...any) {
 }
 
 func newPeer(name, url string, mesh key.DERPMesh, watch bool) (*peer, error) {
-	c, err := derphttp.NewClient(key.NewNode(), url, logf, netmon.NewStatic())
+	return newPeerWithKey(name, url, key.NewNode(), mesh, watch)
+}
+
+func newPeerWithKey(name, url string, priv key.NodePrivate, mesh key.DERPMesh, watch bool) (*peer, error) {
+	c, err := derphttp.NewClient(priv, url, logf, netmon.NewStatic())
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +115,15 @@ func (p *peer) wait(what string, d time.Duration, match func(derp.ReceivedMessag
 	}
 }
 
+// waitAll returns once every predicate has matched some message, in any order.
+func (p *peer) waitAll(what string, d time.Duration, preds ...func(derp.ReceivedMessage) bool) error {
+	left := slices.Clone(preds)
+	return p.wait(what, d, func(m derp.ReceivedMessage) bool {
+		left = slices.DeleteFunc(left, func(f func(derp.ReceivedMessage) bool) bool { return f(m) })
+		return len(left) == 0
+	})
+}
+
 func (p *peer) waitPacket(src key.NodePublic, data []byte, d time.Duration) error {
 	return p.wait(fmt.Sprintf("packet %q from %s", data, src.ShortString()), d,
 		func(m derp.ReceivedMessage) bool {
@@ -118,6 +133,18 @@ func (p *peer) waitPacket(src key.NodePublic, data []byte, d time.Duration) erro
 }
 
 func (p *peer) key() key.NodePublic { return p.c.SelfPublicKey() }
+
+// discoPayload looks like disco to a DERP server: the magic "TS💬" and at least 62 bytes.
+func discoPayload() []byte {
+	return append([]byte("TS\xf0\x9f\x92\xac"), make([]byte, 94)...)
+}
+
+func isGone(k key.NodePublic, r derp.PeerGoneReasonType) func(derp.ReceivedMessage) bool {
+	return func(m derp.ReceivedMessage) bool {
+		g, is := m.(derp.PeerGoneMessage)
+		return is && g.Peer == k && g.Reason == r
+	}
+}
 
 func ok(format string, args ...any) { fmt.Printf("ok: "+format+"\n", args...) }
 
@@ -179,11 +206,34 @@ func checkSendRecv() error {
 		return err
 	}
 	ok("a packet of MaxPacketSize (%d bytes) is relayed whole", derp.MaxPacketSize)
+
+	// Unknown destination: non-disco is dropped silently; disco gets PeerGone(NotHere),
+	// limited per connection to a burst of 3 (then 1/s).
+	nobody := key.NewNode().Public()
+	must(a.c.Send(nobody, []byte("not disco")))
+	for i := 0; i < 6; i++ {
+		must(a.c.Send(nobody, discoPayload()))
+	}
+	notHere := 0
+	deadline := time.After(700 * time.Millisecond)
+collect:
+	for {
+		select {
+		case m := <-a.msgs:
+			if g, is := m.(derp.PeerGoneMessage); is && g.Peer == nobody &&
+				g.Reason == derp.PeerGoneReasonNotHere {
+				notHere++
+			}
+		case <-deadline:
+			break collect
+		}
+	}
+	if notHere != 3 {
+		return fmt.Errorf("1 non-disco and 6 disco packets to an unknown key gave %d PeerGone(NotHere), want 3", notHere)
+	}
+	ok("to an unknown key: non-disco dropped silently, 6 disco packets give 3 PeerGone(NotHere) (burst 3)")
 	b.c.Close()
-	if err := a.wait("PeerGone(b, Disconnected)", 5*time.Second, func(m derp.ReceivedMessage) bool {
-		g, is := m.(derp.PeerGoneMessage)
-		return is && g.Peer == b.key() && g.Reason == derp.PeerGoneReasonDisconnected
-	}); err != nil {
+	if err := a.wait("PeerGone(b, Disconnected)", 5*time.Second, isGone(b.key(), derp.PeerGoneReasonDisconnected)); err != nil {
 		return err
 	}
 	ok("PeerGone(Disconnected) reaches a when b, which it received from, leaves")
@@ -252,6 +302,91 @@ func checkPreferred() error {
 	return nil
 }
 
+// quiet reports an error if p receives a packet within d.
+func (p *peer) quiet(d time.Duration) error {
+	if p.wait("packet", d, func(m derp.ReceivedMessage) bool {
+		_, is := m.(derp.ReceivedPacket)
+		return is
+	}) == nil {
+		return fmt.Errorf("%s received a packet it should not have", p.name)
+	}
+	return nil
+}
+
+func waitServerInfo(p *peer) error {
+	return p.wait("ServerInfo", 5*time.Second, func(m derp.ReceivedMessage) bool {
+		_, is := m.(derp.ServerInfoMessage)
+		return is
+	})
+}
+
+// checkDup: two connections with one key. The newest gets the traffic; whichever sends
+// last becomes the one that gets it; PeerGone only when the last one goes.
+func checkDup() error {
+	s, err := newPeer("s", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer s.c.Close()
+	priv := key.NewNode()
+	d1, err := newPeerWithKey("d1", *serverURL, priv, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer d1.c.Close()
+	must(waitServerInfo(d1))
+	d2, err := newPeerWithKey("d2", *serverURL, priv, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer d2.c.Close()
+	must(waitServerInfo(d2))
+	k := priv.Public()
+	must(s.c.Send(k, []byte("p1")))
+	if err := d2.waitPacket(s.key(), []byte("p1"), 5*time.Second); err != nil {
+		return err
+	}
+	if err := d1.quiet(300 * time.Millisecond); err != nil {
+		return err
+	}
+	ok("two connections with one key: the newer one gets the packets")
+	must(d1.c.Send(s.key(), []byte("wake")))
+	if err := s.waitPacket(k, []byte("wake"), 5*time.Second); err != nil {
+		return err
+	}
+	must(s.c.Send(k, []byte("p2")))
+	if err := d1.waitPacket(s.key(), []byte("p2"), 5*time.Second); err != nil {
+		return err
+	}
+	if err := d2.quiet(300 * time.Millisecond); err != nil {
+		return err
+	}
+	ok("the older one sends: it becomes the one that gets the packets (last writer is active)")
+	d1.c.Close()
+	// Until the server has seen d1 go, packets may still be queued to it: send until one
+	// reaches d2.
+	for i := 0; ; i++ {
+		if i == 50 {
+			return errors.New("d2 got nothing in 5 s after d1, the active connection, left")
+		}
+		data := []byte("p3-" + strconv.Itoa(i))
+		must(s.c.Send(k, data))
+		if d2.waitPacket(s.key(), data, 100*time.Millisecond) == nil {
+			break
+		}
+	}
+	if s.wait("PeerGone", 300*time.Millisecond, isGone(k, derp.PeerGoneReasonDisconnected)) == nil {
+		return errors.New("PeerGone for a key that still has a connection")
+	}
+	ok("the active one leaves: no PeerGone, the remaining connection gets the packets")
+	d2.c.Close()
+	if err := s.wait("PeerGone(k)", 5*time.Second, isGone(k, derp.PeerGoneReasonDisconnected)); err != nil {
+		return err
+	}
+	ok("the last connection of the key leaves: PeerGone(Disconnected)")
+	return nil
+}
+
 func checkPing() error {
 	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
 	if err != nil {
@@ -301,16 +436,13 @@ func checkMesh() error {
 		return err
 	}
 	defer w.c.Close()
-	if err := w.wait("PeerPresent(self, IsMeshPeer)", 5*time.Second,
-		isPresent(w.key(), derp.PeerPresentIsMeshPeer)); err != nil {
+	// The initial flood comes in no particular order: the watcher itself, and x, connected
+	// before it.
+	if err := w.waitAll("PeerPresent(self, IsMeshPeer) and PeerPresent(x, IsRegular)", 5*time.Second,
+		isPresent(w.key(), derp.PeerPresentIsMeshPeer), isPresent(x.key(), derp.PeerPresentIsRegular)); err != nil {
 		return err
 	}
-	ok("watcher sees PeerPresent for itself with flags IsMeshPeer and a loopback IP:port")
-	// x was connected before WatchConns: part of the initial flood.
-	if err := w.wait("PeerPresent(x)", 5*time.Second, isPresent(x.key(), derp.PeerPresentIsRegular)); err != nil {
-		return err
-	}
-	ok("watcher's initial flood includes x, connected before it, flags IsRegular")
+	ok("watcher's initial flood: PeerPresent for itself (IsMeshPeer) and for x, connected before it (IsRegular), with loopback IP:ports")
 	y, err := newPeer("y", *serverURL, key.DERPMesh{}, false)
 	if err != nil {
 		return err
@@ -335,10 +467,7 @@ func checkMesh() error {
 	case <-time.After(5 * time.Second):
 		return errors.New("y's connection still up 5 s after ClosePeer(y)")
 	}
-	if err := w.wait("PeerGone(y)", 5*time.Second, func(m derp.ReceivedMessage) bool {
-		g, is := m.(derp.PeerGoneMessage)
-		return is && g.Peer == y.key() && g.Reason == derp.PeerGoneReasonDisconnected
-	}); err != nil {
+	if err := w.wait("PeerGone(y)", 5*time.Second, isGone(y.key(), derp.PeerGoneReasonDisconnected)); err != nil {
 		return err
 	}
 	ok("watcher sees PeerGone(y, Disconnected) after it")
@@ -398,13 +527,39 @@ func checkPair() error {
 		}
 	}
 	ok("a burst of 25 packets crosses the mesh whole and in order")
+
+	nobody := key.NewNode().Public()
+	must(b.c.Send(nobody, discoPayload()))
+	if err := b.wait("PeerGone(nobody, NotHere)", 5*time.Second, isGone(nobody, derp.PeerGoneReasonNotHere)); err != nil {
+		return err
+	}
+	ok("a disco packet to a key no server of the region has gives PeerGone(NotHere)")
+	// Each received from the other: when one leaves the region, the other is told.
+	c, err := newPeer("c", *serverURL2, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer c.c.Close()
+	if err := try(a, c, "a->c "); err != nil {
+		return err
+	}
+	b.c.Close()
+	if err := a.wait("PeerGone(b, Disconnected)", 10*time.Second, isGone(b.key(), derp.PeerGoneReasonDisconnected)); err != nil {
+		return err
+	}
+	ok("b leaves its server: a, on the other server, gets PeerGone(b, Disconnected) through the mesh")
+	a.c.Close()
+	if err := c.wait("PeerGone(a, Disconnected)", 10*time.Second, isGone(a.key(), derp.PeerGoneReasonDisconnected)); err != nil {
+		return err
+	}
+	ok("a leaves its server: c, on the other server, gets PeerGone(a, Disconnected) through the mesh")
 	return nil
 }
 
 func main() {
 	log.SetFlags(0)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|mesh|pair [flags]")
+		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair [flags]")
 		os.Exit(2)
 	}
 	check := os.Args[1]
@@ -414,7 +569,7 @@ func main() {
 	}
 	checks := map[string]func() error{
 		"sendrecv": checkSendRecv, "preferred": checkPreferred, "ping": checkPing,
-		"mesh": checkMesh, "pair": checkPair,
+		"mesh": checkMesh, "pair": checkPair, "dup": checkDup,
 	}
 	fn, found := checks[check]
 	if !found {
