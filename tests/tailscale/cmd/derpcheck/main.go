@@ -8,6 +8,7 @@
 //	derpcheck preferred -url URL -metrics URL       NotePreferred moves the home gauge
 //	derpcheck ping      -url URL                    Ping answered by a Pong
 //	derpcheck dup       -url URL                    two connections with one key
+//	derpcheck http      -url URL                    /derp/probe, /generate_204, 426
 //	derpcheck mesh      -url URL -mesh-key FILE     watch-conns, ForwardPacket, ClosePeer
 //	derpcheck pair      -url URL -url2 URL2         a client on each of two meshed servers
 //
@@ -21,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -387,6 +389,56 @@ func checkDup() error {
 	return nil
 }
 
+// checkHTTP: the plain HTTP endpoints beside /derp that clients and netcheck use.
+func checkHTTP() error {
+	base := strings.TrimSuffix(*serverURL, "/derp")
+	get := func(path string, hdr map[string]string) (*http.Response, string, error) {
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, string(body), err
+	}
+	for _, path := range []string{"/derp/probe", "/derp/latency-check"} {
+		resp, _, err := get(path, nil)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			return fmt.Errorf("GET %s: %s, Access-Control-Allow-Origin %q; want 200 and *", path,
+				resp.Status, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	ok("GET /derp/probe and /derp/latency-check: 200 with Access-Control-Allow-Origin: *")
+	resp, _, err := get("/generate_204", map[string]string{"X-Tailscale-Challenge": "ts_derp99b"})
+	if err != nil {
+		return err
+	}
+	if got := resp.Header.Get("X-Tailscale-Response"); resp.StatusCode != http.StatusNoContent ||
+		got != "response ts_derp99b" {
+		return fmt.Errorf("GET /generate_204: %s, X-Tailscale-Response %q", resp.Status, got)
+	}
+	ok("GET /generate_204 with a challenge: 204 and X-Tailscale-Response: response <challenge>")
+	resp, body, err := get("/derp", map[string]string{"Upgrade": "h2c"})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusUpgradeRequired || !strings.Contains(body, "DERP requires connection upgrade") {
+		return fmt.Errorf("GET /derp with Upgrade: h2c: %s %q; want 426", resp.Status, body)
+	}
+	ok("GET /derp without a DERP upgrade: 426 \"DERP requires connection upgrade\"")
+	return nil
+}
+
 func checkPing() error {
 	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
 	if err != nil {
@@ -559,7 +611,7 @@ func checkPair() error {
 func main() {
 	log.SetFlags(0)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair [flags]")
+		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair|http [flags]")
 		os.Exit(2)
 	}
 	check := os.Args[1]
@@ -569,7 +621,7 @@ func main() {
 	}
 	checks := map[string]func() error{
 		"sendrecv": checkSendRecv, "preferred": checkPreferred, "ping": checkPing,
-		"mesh": checkMesh, "pair": checkPair, "dup": checkDup,
+		"mesh": checkMesh, "pair": checkPair, "dup": checkDup, "http": checkHTTP,
 	}
 	fn, found := checks[check]
 	if !found {
