@@ -69,12 +69,13 @@ func addNode(s *testcontrol.Server, w http.ResponseWriter, r *http.Request) {
 	}
 	raw := n.NodeKey.Raw32()
 	id := int64(binary.LittleEndian.Uint64(raw[:]) >> 1) // positive, stable per key
+	user := s.AllNodes()[0].User                         // the tailnet's one user
 	online := true
 	s.UpdateNode(&tailcfg.Node{
 		ID:                tailcfg.NodeID(id),
 		StableID:          tailcfg.StableNodeID(fmt.Sprintf("MESHTUN%016x", id)),
 		Name:              n.Name + ".meshtun.test.",
-		User:              tailcfg.UserID(id),
+		User:              user,
 		Key:               n.NodeKey,
 		Machine:           key.NewMachine().Public(),
 		DiscoKey:          n.DiscoKey,
@@ -84,6 +85,8 @@ func addNode(s *testcontrol.Server, w http.ResponseWriter, r *http.Request) {
 		HomeDERP:          n.HomeDERP,
 		MachineAuthorized: true,
 		Online:            &online,
+		// tailscaled's status code reads every peer's Hostinfo and panics on none.
+		Hostinfo: (&tailcfg.Hostinfo{Hostname: n.Name, OS: "linux"}).View(),
 	})
 	w.WriteHeader(http.StatusNoContent)
 }
