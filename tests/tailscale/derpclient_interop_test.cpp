@@ -11,11 +11,14 @@
 //   MESHTUN_TS_DERP_KEY_FILE   the server's key file {"PrivateKey":"privkey:..."}: the
 //                              ServerKey frame must carry its public half
 //   MESHTUN_TS_DERP_MESH_KEY   file with the server's mesh key (mesh login, ClosePeer)
+//   MESHTUN_TS_DERP_RESTART    a shell command that restarts the server with the same key
+//                              and port (only the "server restarts" case uses it)
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -319,6 +322,42 @@ TEST_CASE("a client kicked by ClosePeer reconnects and carries traffic again") {
   CHECK(w->forward(src, kb, base::as_bytes("forwarded")));
   REQUIRE(r.until([&] { return rb.saw_packet(src, "forwarded"); }));
   checked("ForwardPacket from the mesh client reaches b as a packet from the given source");
+}
+
+TEST_CASE("clients reconnect when the server restarts") {
+  const std::string restart = env("MESHTUN_TS_DERP_RESTART");
+  if (restart.empty()) {
+    MESSAGE("MESHTUN_TS_DERP_RESTART not set: server restart not checked");
+    return;
+  }
+  Remote r;
+  Recorder ra, rb;
+  auto oa = r.options();
+  auto ob = r.options();
+  const auto ka = oa.key.public_key();
+  const auto kb = ob.key.public_key();
+  auto a = r.add(oa, ra);
+  auto b = r.add(ob, rb);
+  REQUIRE(r.until([&] { return connected(a) && connected(b); }));
+  const auto server_key = a->server_key();
+  CHECK(a->send(kb, base::as_bytes("before")));
+  REQUIRE(r.until([&] { return rb.saw_packet(ka, "before"); }));
+  // Blocks while the server goes down and comes back; the clients see it on the next poll.
+  REQUIRE(std::system(restart.c_str()) == 0);
+  REQUIRE(r.until([&] { return !ra.disconnects.empty() && !rb.disconnects.empty(); }));
+  checked("both clients see the server go (\"" + ra.disconnects.front() + "\")");
+  REQUIRE(r.until(
+      [&] { return connected(a) && connected(b) && a->generation() == 2 && b->generation() == 2; },
+      20s));
+  CHECK(a->server_key() == server_key);
+  checked("both reconnect by themselves to the restarted server (same key), login number 2");
+  // The restarted server has no memory of who received from whom: packets flow again.
+  CHECK(a->send(kb, base::as_bytes("after restart")));
+  CHECK(b->send(ka, base::as_bytes("after restart too")));
+  REQUIRE(r.until([&] {
+    return rb.saw_packet(ka, "after restart") && ra.saw_packet(kb, "after restart too");
+  }));
+  checked("after the restart a and b exchange packets again");
 }
 
 }  // namespace
