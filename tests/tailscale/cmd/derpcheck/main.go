@@ -9,6 +9,7 @@
 //	derpcheck ping      -url URL                    Ping answered by a Pong
 //	derpcheck dup       -url URL                    two connections with one key
 //	derpcheck http      -url URL                    /derp/probe, /generate_204, 426
+//	derpcheck freeze    -url URL                    a reader that stalls holds up nobody
 //	derpcheck mesh      -url URL -mesh-key FILE     watch-conns, ForwardPacket, ClosePeer
 //	derpcheck pair      -url URL -url2 URL2         a client on each of two meshed servers
 //
@@ -77,7 +78,9 @@ func newPeerWithKey(name, url string, priv key.NodePrivate, mesh key.DERPMesh, w
 	}
 	p := &peer{name: name, c: c, msgs: make(chan derp.ReceivedMessage, 1024),
 		errs: make(chan error, 16)}
-	go p.read()
+	if name != "stalled" {
+		go p.read()
+	}
 	return p, nil
 }
 
@@ -439,6 +442,59 @@ func checkHTTP() error {
 	return nil
 }
 
+// checkFreeze (Tailscale's TestSendFreeze): a sends big packets to b and to c as fast as
+// it can; c never reads. b must keep receiving: one stalled reader may not hold up the
+// server's deliveries to others.
+func checkFreeze() error {
+	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	b, err := newPeer("b", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer b.c.Close()
+	c, err := newPeer("stalled", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer c.c.Close()
+	const run = 4 * time.Second
+	data := make([]byte, 32<<10)
+	stop := time.Now().Add(run)
+	go func() {
+		for time.Now().Before(stop) {
+			a.c.Send(c.key(), data)
+			a.c.Send(b.key(), data)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var got int
+	var maxGap time.Duration
+	last := time.Now()
+	for time.Now().Before(stop) {
+		select {
+		case m := <-b.msgs:
+			if rp, is := m.(derp.ReceivedPacket); is && rp.Source == a.key() {
+				got++
+				if gap := time.Since(last); gap > maxGap {
+					maxGap = gap
+				}
+				last = time.Now()
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if got == 0 || maxGap > time.Second {
+		return fmt.Errorf("b got %d packets in %v, longest gap %v, while c did not read", got, run, maxGap)
+	}
+	ok("b received %d packets of 32 KiB in %v (longest gap %v) while c, also sent to, never read",
+		got, run, maxGap.Round(time.Millisecond))
+	return nil
+}
+
 func checkPing() error {
 	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
 	if err != nil {
@@ -611,7 +667,7 @@ func checkPair() error {
 func main() {
 	log.SetFlags(0)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair|http [flags]")
+		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair|http|freeze [flags]")
 		os.Exit(2)
 	}
 	check := os.Args[1]
@@ -622,6 +678,7 @@ func main() {
 	checks := map[string]func() error{
 		"sendrecv": checkSendRecv, "preferred": checkPreferred, "ping": checkPing,
 		"mesh": checkMesh, "pair": checkPair, "dup": checkDup, "http": checkHTTP,
+		"freeze": checkFreeze,
 	}
 	fn, found := checks[check]
 	if !found {
