@@ -288,6 +288,13 @@ TEST_CASE("a client kicked by ClosePeer reconnects and carries traffic again") {
   auto a = r.add(oa, ra);
   auto b = r.add(ob, rb);
   REQUIRE(r.until([&] { return connected(a) && connected(b); }));
+  Recorder rp;
+  auto op = r.options();
+  op.is_prober = true;
+  op.ideal_node = "900a";  // "I was meant to reach another node of this region"
+  const auto kp = op.key.public_key();
+  auto prober = r.add(op, rp);
+  REQUIRE(r.until([&] { return connected(prober); }));
   auto ow = r.options();
   ow.mesh_key = *mesh;
   ow.watch_conns = true;
@@ -295,7 +302,7 @@ TEST_CASE("a client kicked by ClosePeer reconnects and carries traffic again") {
   auto w = r.add(ow, rw);
   REQUIRE(r.until([&] {
     return rw.find_present(kw) != nullptr && rw.find_present(ka) != nullptr &&
-           rw.find_present(kb) != nullptr;
+           rw.find_present(kb) != nullptr && rw.find_present(kp) != nullptr;
   }));
   CHECK(rw.find_present(kw)->flags == 0x02);  // IsMeshPeer
   CHECK(rw.find_present(ka)->flags == 0x01);  // IsRegular
@@ -303,6 +310,8 @@ TEST_CASE("a client kicked by ClosePeer reconnects and carries traffic again") {
   checked(
       "mesh login with watch-conns: PeerPresent for itself (IsMeshPeer) and for a and b "
       "(IsRegular, 127.0.0.1:port)");
+  CHECK(rw.find_present(kp)->flags == 0x0c);  // IsProber | NotIdeal
+  checked("a client that says IsProber and sends Ideal-Node is announced IsProber|NotIdeal");
 
   w->close_peer(ka);
   REQUIRE(r.until([&] { return !ra.disconnects.empty(); }));

@@ -560,6 +560,20 @@ func checkMesh() error {
 		return err
 	}
 	ok("watcher sees PeerPresent for y, which connected after WatchConns")
+	pc, err := derphttp.NewClient(key.NewNode(), *serverURL, logf, netmon.NewStatic())
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	pc.IsProber = true
+	if err := pc.Connect(context.Background()); err != nil {
+		return err
+	}
+	if err := w.wait("PeerPresent(prober, IsProber)", 5*time.Second,
+		isPresent(pc.SelfPublicKey(), derp.PeerPresentIsProber)); err != nil {
+		return err
+	}
+	ok("a client with IsProber set is announced with flags IsProber")
 
 	src := key.NewNode().Public()
 	must(w.c.ForwardPacket(src, x.key(), []byte("forwarded")))
