@@ -10,6 +10,7 @@
 //	derpcheck dup       -url URL                    two connections with one key
 //	derpcheck http      -url URL                    /derp/probe, /generate_204, 426
 //	derpcheck freeze    -url URL                    a reader that stalls holds up nobody
+//	derpcheck metacert  -url https://...            the TLS meta certificate for fast start
 //	derpcheck mesh      -url URL -mesh-key FILE     watch-conns, ForwardPacket, ClosePeer
 //	derpcheck pair      -url URL -url2 URL2         a client on each of two meshed servers
 //
@@ -20,6 +21,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"go4.org/mem"
 	"tailscale.com/derp"
 	"tailscale.com/derp/derphttp"
 	"tailscale.com/net/netmon"
@@ -495,6 +498,48 @@ func checkFreeze() error {
 	return nil
 }
 
+// checkMetaCert: over TLS 1.3 the server's certificate list ends with the "meta
+// certificate" that lets derphttp skip waiting for ServerKey (fast start): CN "derpkey" +
+// the server's key in hex, serial = protocol version (2). derphttp falls back silently
+// when it is missing or malformed, so the other checks would not notice.
+func checkMetaCert() error {
+	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	cs, ok1 := a.c.TLSConnectionState()
+	if !ok1 {
+		return errors.New("not a TLS connection")
+	}
+	if cs.Version != tls.VersionTLS13 {
+		return fmt.Errorf("TLS version %x, want 1.3", cs.Version)
+	}
+	var found bool
+	for _, cert := range cs.PeerCertificates {
+		hexKey, is := strings.CutPrefix(cert.Subject.CommonName, "derpkey")
+		if !is {
+			continue
+		}
+		k, err := key.ParseNodePublicUntyped(mem.S(hexKey))
+		if err != nil {
+			return fmt.Errorf("meta certificate CN %q: %v", cert.Subject.CommonName, err)
+		}
+		if k != a.c.ServerPublicKey() {
+			return errors.New("meta certificate names another key than ServerKey")
+		}
+		if cert.SerialNumber.BitLen() > 8 || cert.SerialNumber.Int64() != 2 {
+			return fmt.Errorf("meta certificate serial %v, want 2", cert.SerialNumber)
+		}
+		found = true
+	}
+	if !found {
+		return fmt.Errorf("no meta certificate among %d", len(cs.PeerCertificates))
+	}
+	ok("TLS 1.3; the chain carries a meta certificate for the server's key, serial 2 (fast start usable)")
+	return nil
+}
+
 func checkPing() error {
 	a, err := newPeer("a", *serverURL, key.DERPMesh{}, false)
 	if err != nil {
@@ -681,7 +726,7 @@ func checkPair() error {
 func main() {
 	log.SetFlags(0)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair|http|freeze [flags]")
+		fmt.Fprintln(os.Stderr, "usage: derpcheck sendrecv|preferred|ping|dup|mesh|pair|http|freeze|metacert [flags]")
 		os.Exit(2)
 	}
 	check := os.Args[1]
@@ -692,7 +737,7 @@ func main() {
 	checks := map[string]func() error{
 		"sendrecv": checkSendRecv, "preferred": checkPreferred, "ping": checkPing,
 		"mesh": checkMesh, "pair": checkPair, "dup": checkDup, "http": checkHTTP,
-		"freeze": checkFreeze,
+		"freeze": checkFreeze, "metacert": checkMetaCert,
 	}
 	fn, found := checks[check]
 	if !found {
