@@ -17,6 +17,7 @@
 
 #include "base/log.hpp"
 #include "derp/keys.hpp"
+#include "derpserver/cert_files.hpp"
 #include "derpserver/key_file.hpp"
 #include "derpserver/listen_addr.hpp"
 #include "derpserver/server.hpp"
@@ -75,12 +76,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--hostname", f.hostname,
                  "this server's host name: the certificate name in --certmode=manual "
-                 "(<certdir>/<hostname>.crt and .key) and the SAN of a self-signed one")
+                 "(<certdir>/<hostname>.crt and .key, the name stripped to [A-Za-z0-9.-]) and "
+                 "the SAN of a self-signed one")
       ->capture_default_str();
   app.add_option("--certmode", f.certmode,
-                 "where the TLS certificate comes from: \"manual\" (files in --certdir) or "
-                 "\"selfsigned\" (generated at start, for tests and labs; its sha256-raw pin "
-                 "is logged)")
+                 "where the TLS certificate comes from: \"manual\" (files in --certdir; for "
+                 "an IP --hostname, missing files are made self-signed and kept, as derper "
+                 "does) or \"selfsigned\" (generated at every start, for tests and labs). The "
+                 "sha256-raw pin of a self-signed or IP certificate is logged")
       ->check(CLI::IsMember({"manual", "selfsigned"}))
       ->capture_default_str();
   app.add_option("--certdir", f.certdir, "directory of <hostname>.crt and <hostname>.key")
@@ -180,8 +183,16 @@ int main(int argc, char** argv) {
         log->info("self-signed certificate for {}: CertName sha256-raw:{}", f.hostname, *pin);
       ctx = derpserver::TlsContext::server(*pem);
     } else {
-      ctx = derpserver::TlsContext::server_from_files(f.certdir + "/" + f.hostname + ".crt",
-                                                      f.certdir + "/" + f.hostname + ".key");
+      auto cert = derpserver::load_or_create_manual_cert(f.certdir, f.hostname);
+      if (!cert) return fail(cert.error().to_string());
+      if (cert->created)
+        log->info("made a self-signed certificate for {} in {}", f.hostname, f.certdir);
+      if (cert->ip_host) {
+        // As derper: clients reach an IP host name by pinning its certificate.
+        auto pin = derpserver::cert_sha256_hex(cert->pem.cert_pem);
+        if (pin) log->info("certificate for {}: CertName sha256-raw:{}", f.hostname, *pin);
+      }
+      ctx = derpserver::TlsContext::server(cert->pem);
     }
     if (!ctx) return fail(ctx.error().to_string());
     tls = std::make_unique<derpserver::TlsContext>(std::move(*ctx));
