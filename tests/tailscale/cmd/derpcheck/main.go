@@ -28,6 +28,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -38,6 +39,7 @@ import (
 	"tailscale.com/derp"
 	"tailscale.com/derp/derphttp"
 	"tailscale.com/net/netmon"
+	"tailscale.com/tailcfg"
 	"tailscale.com/types/key"
 )
 
@@ -46,7 +48,9 @@ var (
 	serverURL2 = flag.String("url2", "", "second server of the same region (pair)")
 	metricsURL = flag.String("metrics", "", "Prometheus metrics URL of the server (preferred)")
 	meshKeyArg = flag.String("mesh-key", "", "file holding the region's mesh key (mesh)")
-	verbose    = flag.Bool("v", false, "log the DERP clients' own messages")
+	certName   = flag.String("cert-name", "", "DERPNode.CertName for -url's server (e.g. "+
+		"sha256-raw:<hex>): connect as tailscaled does, through a one-node DERP region")
+	verbose = flag.Bool("v", false, "log the DERP clients' own messages")
 )
 
 // peer is one derphttp client with a goroutine reading from it.
@@ -67,8 +71,33 @@ func newPeer(name, url string, mesh key.DERPMesh, watch bool) (*peer, error) {
 	return newPeerWithKey(name, url, key.NewNode(), mesh, watch)
 }
 
-func newPeerWithKey(name, url string, priv key.NodePrivate, mesh key.DERPMesh, watch bool) (*peer, error) {
-	c, err := derphttp.NewClient(priv, url, logf, netmon.NewStatic())
+// regionClient connects the way tailscaled does: from a DERP map node, here one whose
+// address, port and CertName come from -url and -cert-name.
+func regionClient(priv key.NodePrivate, serverURL string) (*derphttp.Client, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return nil, fmt.Errorf("-cert-name needs a port in -url: %v", err)
+	}
+	node := &tailcfg.DERPNode{Name: "900a", RegionID: 900, HostName: u.Hostname(),
+		IPv4: u.Hostname(), IPv6: "none", DERPPort: port, CertName: *certName}
+	region := &tailcfg.DERPRegion{RegionID: 900, RegionCode: "test", Nodes: []*tailcfg.DERPNode{node}}
+	return derphttp.NewRegionClient(priv, logf, netmon.NewStatic(), func() *tailcfg.DERPRegion {
+		return region
+	}), nil
+}
+
+func newPeerWithKey(name, serverURL string, priv key.NodePrivate, mesh key.DERPMesh, watch bool) (*peer, error) {
+	var c *derphttp.Client
+	var err error
+	if *certName != "" {
+		c, err = regionClient(priv, serverURL)
+	} else {
+		c, err = derphttp.NewClient(priv, serverURL, logf, netmon.NewStatic())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +106,7 @@ func newPeerWithKey(name, url string, priv key.NodePrivate, mesh key.DERPMesh, w
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
-		return nil, fmt.Errorf("%s: connect to %s: %w", name, url, err)
+		return nil, fmt.Errorf("%s: connect to %s: %w", name, serverURL, err)
 	}
 	p := &peer{name: name, c: c, msgs: make(chan derp.ReceivedMessage, 1024),
 		errs: make(chan error, 16)}
