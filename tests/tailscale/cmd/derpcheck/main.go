@@ -247,26 +247,25 @@ func checkSendRecv() error {
 	// Unknown destination: non-disco is dropped silently; disco gets PeerGone(NotHere),
 	// limited per connection to a burst of 3 (then 1/s).
 	nobody := key.NewNode().Public()
+	t0 := time.Now()
 	must(a.c.Send(nobody, []byte("not disco")))
 	for i := 0; i < 6; i++ {
 		must(a.c.Send(nobody, discoPayload()))
 	}
+	// Three answers (the burst), then nothing more while the 1/s limiter has not refilled.
 	notHere := 0
-	deadline := time.After(700 * time.Millisecond)
-collect:
-	for {
-		select {
-		case m := <-a.msgs:
-			if g, is := m.(derp.PeerGoneMessage); is && g.Peer == nobody &&
-				g.Reason == derp.PeerGoneReasonNotHere {
-				notHere++
-			}
-		case <-deadline:
-			break collect
+	isNotHere := isGone(nobody, derp.PeerGoneReasonNotHere)
+	if err := a.wait("3 PeerGone(NotHere)", 5*time.Second, func(m derp.ReceivedMessage) bool {
+		if isNotHere(m) {
+			notHere++
 		}
+		return notHere == 3
+	}); err != nil {
+		return fmt.Errorf("%v (got %d)", err, notHere)
 	}
-	if notHere != 3 {
-		return fmt.Errorf("1 non-disco and 6 disco packets to an unknown key gave %d PeerGone(NotHere), want 3", notHere)
+	extra := a.wait("a 4th PeerGone(NotHere)", 300*time.Millisecond, isNotHere) == nil
+	if extra && time.Since(t0) < time.Second {
+		return errors.New("6 disco packets to an unknown key within a second gave more than 3 PeerGone(NotHere)")
 	}
 	ok("to an unknown key: non-disco dropped silently, 6 disco packets give 3 PeerGone(NotHere) (burst 3)")
 	b.c.Close()
