@@ -194,6 +194,18 @@ TEST_CASE("two derpclients exchange packets through the server") {
     // Go's derper always appends the meta certificate; TLS 1.3 lets the client use it.
     CHECK(a->stats().fast_start_used);
     checked("TLS 1.3 fast start through the server's meta certificate");
+    // The other path over TLS: 101 Switching Protocols, then ServerKey.
+    Recorder rc;
+    auto oc = r.options();
+    oc.fast_start = false;
+    auto c = r.add(oc, rc);
+    REQUIRE(r.until([&] { return connected(c); }));
+    CHECK_FALSE(c->stats().fast_start_used);
+    CHECK(c->send(ka, base::as_bytes("via 101")));
+    REQUIRE(r.until([&] { return ra.saw_packet(oc.key.public_key(), "via 101"); }));
+    c->close();
+    ra.packets.clear();
+    checked("without fast start: 101 Switching Protocols and ServerKey over TLS, packet delivered");
   }
   // In rounds of 20: the server's per-client queue holds 32 and drops from its head.
   for (int round = 0; round < 5; ++round) {
