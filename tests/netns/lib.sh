@@ -330,7 +330,9 @@ impl_require() {
 # wg_start NODE IMPL IFNAME: runs IMPL in the foreground (in the background of this script) in
 # NODE's namespace, waits for its UAPI socket and TUN device. Sets WG_PID[IFNAME]. Its stdout and
 # stderr go to $TMPD/IFNAME.log. LOG_LEVEL comes from MESHTUN_NETNS_LOG_LEVEL (default error).
-# meshtund also gets `--metrics-addr 127.0.0.1:PORT` (its counters, for impl_drop_count).
+# meshtund also gets `--metrics-addr 127.0.0.1:PORT` (its counters, for impl_drop_count) and
+# the words of the array MESHTUND_ARGS (e.g. `MESHTUND_ARGS=(--queues 2)`; empty by default).
+MESHTUND_ARGS=()
 wg_start() {
   local node=$1 impl=$2 ifname=$3 bin
   impl_require "$impl"
@@ -342,7 +344,7 @@ wg_start() {
   if [ "$impl" = meshtund ]; then
     # Its counters (impl_drop_count) are served here, on loopback inside the namespace.
     METRICS_ADDR[$ifname]=127.0.0.1:$((9100 + ${#WG_IFS[@]}))
-    extra=(--metrics-addr "${METRICS_ADDR[$ifname]}")
+    extra=(--metrics-addr "${METRICS_ADDR[$ifname]}" "${MESHTUND_ARGS[@]}")
   fi
   bg ip netns exec "$RUN-$node" env LOG_LEVEL="${MESHTUN_NETNS_LOG_LEVEL:-error}" \
     WG_PROCESS_FOREGROUND=1 "$bin" "${extra[@]}" -f "$ifname" >"$TMPD/$ifname.log" 2>&1
@@ -367,6 +369,14 @@ wg_alive() { pid_alive "${WG_PID[$1]}"; }
 
 # wg_stop IFNAME: SIGTERM; returns 1 if it needed SIGKILL after 5 s.
 wg_stop() { stop_pid "${WG_PID[$1]}" 5; }
+
+# flood_bin: prints the path of meshtun-flood (tools/flood.cpp; $MESHTUN_FLOOD or
+# $MESHTUN_BUILD_DIR/tools/meshtun-flood), failing the test if it is not built.
+flood_bin() {
+  local bin=${MESHTUN_FLOOD:-$MESHTUN_BUILD_DIR/tools/meshtun-flood}
+  [ -x "$bin" ] || die "meshtun-flood is not built: no executable at $bin (cmake --build BUILD_DIR --target meshtun-flood)"
+  printf '%s\n' "$bin"
+}
 
 # ---------------------------------------------------------------------------------------------
 # Keys and configuration (all through the unchanged `wg` tool)
@@ -539,6 +549,9 @@ proc_cpu_ticks() {
 
 CLK_TCK=$(getconf CLK_TCK)
 
+# proc_rss_kib PID: the process's resident set (VmRSS), in KiB.
+proc_rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
+
 # impl_drop_count IMPL IFNAME REASON: how many packets the daemon dropped for REASON.
 #
 # wireguard-go has no drop counters: it prints "n/a". meshtund serves Prometheus metrics at the
@@ -606,20 +619,34 @@ parse_pairs() {
 }
 
 # one_pair_or_each SCRIPT ARGS...: after parse_pairs; with several pairs, runs SCRIPT once per
-# pair (each in its own namespaces) and exits with the number of failures, else 77 if any run
-# was skipped (a partly skipped test has not passed); with one pair, sets IMPL_A and IMPL_B and
-# returns.
+# pair (each in its own namespaces), prints the lines the runs gave to `summary` (a comparison
+# of the pairs) and exits with the number of failures, else 77 if any run was skipped (a partly
+# skipped test has not passed); with one pair, sets IMPL_A and IMPL_B and returns.
 one_pair_or_each() {
   local script=$1 p failed=0 skipped=0 rc
   if [ ${#PAIRS[@]} -gt 1 ]; then
+    NETNS_SUMMARY=$(mktemp /tmp/meshtun-netns-summary.XXXXXX)
+    export NETNS_SUMMARY
+    trap 'rm -f "$NETNS_SUMMARY"' EXIT
     for p in "${PAIRS[@]}"; do
       rc=0
       "$script" "$p" || rc=$?
       case $rc in 0) ;; 77) skipped=$((skipped + 1)) ;; *) failed=$((failed + 1)) ;; esac
     done
+    if [ -s "$NETNS_SUMMARY" ]; then
+      echo "summary of ${#PAIRS[@]} pairs:"
+      sed 's/^/  /' "$NETNS_SUMMARY"
+    fi
     [ "$failed" -eq 0 ] && [ "$skipped" -gt 0 ] && exit 77
     exit "$failed"
   fi
   IMPL_A=${PAIRS[0]%%:*}
   IMPL_B=${PAIRS[0]#*:}
+}
+
+# summary TEXT: logs TEXT and, when one_pair_or_each runs several pairs, adds it to the
+# comparison printed after the last one.
+summary() {
+  log "$*"
+  if [ -n "${NETNS_SUMMARY:-}" ]; then printf '%s\n' "$*" >>"$NETNS_SUMMARY"; fi
 }
