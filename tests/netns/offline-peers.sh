@@ -135,7 +135,7 @@ wg_alive "$HUB" || die "$IMPL_A hub died"
 [ "$base2" -gt 0 ] || die "iperf3 a -> b failed after the floods: $(cat "$TMPD/iperf-base2.why")"
 [ "$pct" -ge "$MIN_PCT" ] ||
   die "live peer b kept only $pct% of its throughput ($flood_mbit of $base_mbit Mbit/s) with $OFFLINE offline peers flooded (want $MIN_PCT%)"
-[ -n "$got" ] && [ $((got * 10)) -ge $((sent * 9)) ] ||
+{ [ -n "$got" ] && [ $((got * 10)) -ge $((sent * 9)) ]; } ||
   die "only ${got:-0} of $sent pings to b answered while the offline peers were flooded"
 [ $(((rss_late - rss_early) / 1024)) -le "$MAX_GROWTH_MIB" ] ||
   die "hub RSS grew from $((rss_early / 1024)) to $((rss_late / 1024)) MiB during the floods (more than $MAX_GROWTH_MIB MiB)"
