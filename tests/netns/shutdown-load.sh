@@ -87,6 +87,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     bg nx a ping -n -q -i 0.2 -W 1 -w 5 "${IN4[b]}" >/dev/null 2>&1
     ping2_pid=$LAST_PID
     sleep "$(printf '%d.%03d' $((LOAD_MS / 1000)) $((LOAD_MS % 1000)))"
+    pid_alive "$flood_pid" || die "round $round: the flood ended before SIGTERM: $(cat "$TMPD/flood.out")"
     sigterm_a "$round" "$what"
     wait "$flood_pid" || die "meshtun-flood failed: $(cat "$TMPD/flood.out")"
     flood_sent=$((flood_sent + $(sed -n 's/^sent=\([0-9]*\) .*/\1/p' "$TMPD/flood.out")))
