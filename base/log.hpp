@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-// Logging facade over spdlog: one logger per module, writing to stderr (journald picks it
-// up), lines carrying key=value fields. Data-path lines go through MT_LOG_EVERY so a flood
-// of bad packets cannot flood the log.
+// Logging facade over spdlog: one logger per module, lines carrying key=value fields, all
+// writing to one destination: stderr by default, or syslog (journald reads it) or a file,
+// chosen once by the program (a daemon that left its terminal must not write to it).
+// Data-path lines go through MT_LOG_EVERY so a flood of bad packets cannot flood the log.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -19,6 +21,12 @@ using Logger = std::shared_ptr<spdlog::logger>;
 Logger logger(std::string_view module);
 // Sets the level of every logger, present and future ("trace" .. "off").
 void set_log_level(spdlog::level::level_enum level);
+
+// Where every logger, present and future, writes from now on. Call before other threads log
+// (the switch is not synchronised with logging).
+void log_to_syslog(const std::string& ident);  // facility daemon, with the PID
+// Appends to `path` (created 0640 if missing); false with `error` set if it cannot be opened.
+bool log_to_file(const std::string& path, std::string& error);
 
 // Admits one event per interval; the rest are counted and reported with the next admitted one.
 class LogRateLimit {

@@ -8,6 +8,9 @@
 // the foreground (-f, or WG_PROCESS_FOREGROUND=1). It exits on SIGINT/SIGTERM, when the
 // interface is deleted, or when its socket file is removed.
 //
+// Logs: to stderr in the foreground; once daemonized, to syslog (journald picks it up) and
+// never to the terminal it left; to --log-file instead of either when one is given.
+//
 // Threads: one worker per queue (engine/), and this main thread running the io_context:
 // the configuration socket, handshakes, timers, link events and signals.
 #include <csignal>
@@ -44,6 +47,7 @@ struct Flags {
   std::string log_level;
   std::string socket_dir = "/var/run/wireguard";
   std::string metrics_addr;
+  std::string log_file;
   bool no_tun_offloads = false;
   bool no_udp_gso = false;
   bool no_udp_gro = false;
@@ -183,8 +187,11 @@ int run(const Flags& flags) {
     io.notify_fork(asio::execution_context::fork_child);
     ::close(ready[0]);
     ::setsid();
-    if (const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC); null >= 0) {
-      ::dup2(null, STDIN_FILENO);
+    // The terminal stays the user's: logs go to syslog (or the --log-file already open), and
+    // nothing else may write to the standard streams either.
+    if (flags.log_file.empty()) base::log_to_syslog("meshtund");
+    if (const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+      for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ::dup2(null, fd);
       ::close(null);
     }
     eng.start();
@@ -261,6 +268,8 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-addr", flags.metrics_addr,
                  "serve Prometheus metrics at http://ADDRESS:PORT/metrics (loopback only, e.g. "
                  "127.0.0.1:9101)");
+  app.add_option("--log-file", flags.log_file,
+                 "append logs to this file instead of stderr (foreground) or syslog (daemon)");
   app.add_flag("--no-tun-offloads", flags.no_tun_offloads,
                "open the TUN without virtio_net_hdr offloads (no TSO/USO reads, no merged writes)");
   app.add_flag("--no-udp-gso", flags.no_udp_gso, "send one datagram per message (no UDP_SEGMENT)");
@@ -287,6 +296,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     base::set_log_level(*level);
+  }
+  if (!flags.log_file.empty()) {
+    std::string error;
+    if (!base::log_to_file(flags.log_file, error)) {
+      std::fprintf(stderr, "meshtund: %s\n", error.c_str());
+      return 1;
+    }
   }
   if (const std::string why = tun::check_interface_name(flags.interface); !why.empty()) {
     std::fprintf(stderr, "meshtund: invalid interface name '%s': %s\n", flags.interface.c_str(),

@@ -13,6 +13,8 @@
 #     (socket busy) exits by itself, and the first keeps serving `wg show`;
 #   - `IMPL IF` without -f daemonizes: the command returns 0 within 10 s, the daemon serves
 #     `wg show`, and exits on `ip link del IF`;
+#   - meshtund only: once daemonized, nothing it logs reaches the terminal (syslog, or
+#     --log-file, gets it); an MTU above what it carries (9000) is set back to 1919;
 #   - an unknown flag (`IMPL --no-such-flag IF`) makes it exit by itself without creating IF.
 #     meshtund must also exit non-zero there (wireguard-go prints its usage and exits 0), and
 #     `meshtund --help` must exit 0 and mention --foreground and --queues.
@@ -103,6 +105,40 @@ for impl in "${IMPLS[@]}"; do
   ip -n "$(nsn a)" link del "$IFD"
   wait_until 5 _gone "$dpid" "$IFD" a || die "$impl daemon (pid $dpid) did not go away after ip link del"
   log "$impl: without -f it daemonizes (pid $dpid), serves wg show, exits on ip link del"
+
+  if [ "$impl" = meshtund ]; then
+    # A daemon leaves the terminal alone: what it logs after forking (the warning for an MTU
+    # above what it carries) reaches --log-file, or syslog without one, never the terminal.
+    for with_file in no yes; do
+      IFL=${IF}l
+      WG_IFS+=("$IFL")
+      extra=()
+      [ "$with_file" = yes ] && extra=(--log-file "$TMPD/meshtund.log")
+      rc=0
+      timeout 10 ip netns exec "$(nsn a)" env -u WG_PROCESS_FOREGROUND "$bin" --log-level info \
+        "${extra[@]}" "$IFL" >"$TMPD/daemon-log.out" 2>&1 || rc=$?
+      [ "$rc" -eq 0 ] || die "meshtund $IFL ${extra[*]} returned $rc"
+      wait_until 5 test -S "$(sock_of "$IFL")" || die "meshtund $IFL: no socket"
+      lpid=$(nx a ss -xlpn | grep -F "$(sock_of "$IFL") " | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+      PIDS+=("$lpid")
+      ip -n "$(nsn a)" link set "$IFL" mtu 9000
+      if [ "$with_file" = yes ]; then
+        wait_until 5 grep -q 'mtu=9000 is above' "$TMPD/meshtund.log" ||
+          die "meshtund --log-file: the warning for mtu 9000 is not in the file"
+      else
+        sleep 0.5
+      fi
+      if grep -q 'mtu=9000' "$TMPD/daemon-log.out"; then
+        die "meshtund (daemonized, log file: $with_file) wrote to the terminal after forking:" \
+          "$(grep 'mtu=9000' "$TMPD/daemon-log.out")"
+      fi
+      [ "$(ip -n "$(nsn a)" -o link show "$IFL" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')" = 1919 ] ||
+        die "meshtund did not put mtu 9000 back to 1919"
+      ip -n "$(nsn a)" link del "$IFL"
+      wait_until 5 _gone "$lpid" "$IFL" a || die "meshtund (pid $lpid) did not go away"
+    done
+    log "meshtund: once daemonized it logs to syslog or --log-file, never the terminal; mtu 9000 is set back to 1919"
+  fi
 
   # Unknown flag.
   IFX=${IF}x
