@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include "base/log.hpp"
 
-#include <mutex>
-#include <string>
-
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
+#include <string>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
-#include <syslog.h>
 
 namespace base {
 
