@@ -2,13 +2,13 @@
 #include "derp/info.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <sodium.h>
 
 #include <boost/json.hpp>
 
 #include "base/random.hpp"
 #include "derp/frame.hpp"
+#include "derp/go_json.hpp"
 
 namespace derp {
 namespace {
@@ -24,13 +24,8 @@ base::Error type_error(std::string_view key) {
                           "json: wrong type for \"" + std::string(key) + "\"");
 }
 
-// Go's encoding/json matches keys to struct fields ignoring ASCII case.
 bool key_is(std::string_view key, std::string_view field) noexcept {
-  return key.size() == field.size() &&
-         std::equal(key.begin(), key.end(), field.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) ==
-                  std::tolower(static_cast<unsigned char>(b));
-         });
+  return go_key_is(key, field);
 }
 
 // Sets an int64 field; null leaves it unchanged. As for a Go int field, only an integer
