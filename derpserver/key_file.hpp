@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // meshtun-derper's key file (-c): {"PrivateKey":"privkey:<64 hex>"}, as Go's derper writes
-// it. Created with mode 0600 when missing; a file that others may read is refused.
+// it. Created with mode 0600 (in a new 0700 directory if need be) when missing; a file that
+// others may read is refused (base/secret_file.hpp).
 #pragma once
 
 #include <string>
