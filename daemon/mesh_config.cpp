@@ -455,4 +455,43 @@ base::Result<LoadedMeshConfig> load_mesh_config(const std::string& path, Missing
   return LoadedMeshConfig{std::move(*config), *node_key, *disco_key, std::move(*derp_map)};
 }
 
+MeshConfigDiff diff_mesh_config(const MeshConfig& before, const MeshConfig& after) {
+  MeshConfigDiff d;
+  const MeshInterface& a = before.interface;
+  const MeshInterface& b = after.interface;
+  if (a.name != b.name) d.interface_changed.emplace_back("name");
+  if (a.private_key_file != b.private_key_file)
+    d.interface_changed.emplace_back("private_key_file");
+  if (a.disco_key_file != b.disco_key_file) d.interface_changed.emplace_back("disco_key_file");
+  if (a.listen_port != b.listen_port) d.interface_changed.emplace_back("listen_port");
+  if (a.addresses != b.addresses) d.interface_changed.emplace_back("addresses");
+  if (a.home_region != b.home_region) d.interface_changed.emplace_back("home_region");
+  if (a.derp_map_file != b.derp_map_file) d.interface_changed.emplace_back("derp_map_file");
+
+  std::map<base::NodePublicKey, const MeshPeer*> old_peers;
+  std::set<base::NodePublicKey> new_keys;
+  for (const MeshPeer& p : before.peers) old_peers.emplace(p.node_key, &p);
+  for (const MeshPeer& p : after.peers) {
+    new_keys.insert(p.node_key);
+    auto it = old_peers.find(p.node_key);
+    if (it == old_peers.end()) {
+      d.added.push_back(p);
+    } else if (!(*it->second == p)) {
+      d.changed.push_back(p);
+    }
+  }
+  for (const MeshPeer& p : before.peers) {
+    if (!new_keys.contains(p.node_key)) d.removed.push_back(p);
+  }
+  return d;
+}
+
+MeshConfigDiff diff_mesh_config(const LoadedMeshConfig& before, const LoadedMeshConfig& after) {
+  MeshConfigDiff d = diff_mesh_config(before.config, after.config);
+  if (!(before.node_key == after.node_key)) d.interface_changed.emplace_back("node key");
+  if (!(before.disco_key == after.disco_key)) d.interface_changed.emplace_back("disco key");
+  if (!(before.derp_map == after.derp_map)) d.interface_changed.emplace_back("DERP map");
+  return d;
+}
+
 }  // namespace meshtund

@@ -116,4 +116,24 @@ enum class MissingKeys : std::uint8_t {
 base::Result<LoadedMeshConfig> load_mesh_config(const std::string& path,
                                                 MissingKeys missing = MissingKeys::create);
 
+// What a reload changes. Peers are the same peer when their node key is; a peer whose name,
+// disco key, allowed IPs, endpoints or home region differ is `changed`. A new node key under
+// an old name is one removal and one addition.
+struct MeshConfigDiff {
+  std::vector<MeshPeer> added;    // new file order
+  std::vector<MeshPeer> removed;  // old file order
+  std::vector<MeshPeer> changed;  // the new values, new file order
+  // [interface] keys whose values differ ("listen_port", "addresses", ...), in the order of
+  // the file comment above; the loaded overload adds "node key", "disco key", "DERP map"
+  // when the contents behind unchanged file names differ.
+  std::vector<std::string> interface_changed;
+
+  bool empty() const noexcept {
+    return added.empty() && removed.empty() && changed.empty() && interface_changed.empty();
+  }
+};
+
+MeshConfigDiff diff_mesh_config(const MeshConfig& before, const MeshConfig& after);
+MeshConfigDiff diff_mesh_config(const LoadedMeshConfig& before, const LoadedMeshConfig& after);
+
 }  // namespace meshtund

@@ -326,6 +326,7 @@ TEST_CASE("load_mesh_config reads the file, creates the keys and reads the DERP 
   REQUIRE(second.ok());
   CHECK(second->node_key == first->node_key);
   CHECK(second->disco_key == first->disco_key);
+  CHECK(meshtund::diff_mesh_config(*first, *second).empty());
 
   // A bad DERP map names the map's file and the region.
   write_file(d.path() + "/derpmap.json", R"({"Regions":{"1":{"RegionID":1,"Nodes":[]}}})");
@@ -342,6 +343,77 @@ TEST_CASE("load_mesh_config reads the file, creates the keys and reads the DERP 
   auto open_key = meshtund::load_mesh_config(conf);
   REQUIRE_FALSE(open_key.ok());
   CHECK(open_key.error().message.find("chmod 600") != std::string::npos);
+}
+
+TEST_CASE("the diff of two configurations: peers added, removed, changed; interface keys") {
+  auto before = meshtund::parse_mesh_config(expand(kFull), "/etc/meshtun/mesh.toml");
+  REQUIRE(before.ok());
+
+  // 1. the same file: nothing
+  CHECK(meshtund::diff_mesh_config(*before, *before).empty());
+
+  // 2. b changes endpoints, c leaves, d arrives, the port moves
+  std::string text = expand(kFull);
+  text.replace(text.find("\"198.51.100.7:41641\", "), 22, "");
+  text.replace(text.find("listen_port = 41641"), 19, "listen_port = 41642");
+  text.replace(
+      text.find("name = \"c\""), std::string::npos,
+      expand("name = \"d\"\nnode_key = \"$NOWN\"\ndisco_key = \"$DC\"\nallowed_ips = []\n"));
+  auto after = meshtund::parse_mesh_config(text, "/etc/meshtun/mesh.toml");
+  REQUIRE_MESSAGE(after.ok(), after.error().to_string());
+  const meshtund::MeshConfigDiff d = meshtund::diff_mesh_config(*before, *after);
+  REQUIRE(d.changed.size() == 1);
+  CHECK(d.changed[0].name == "b");
+  CHECK(d.changed[0].endpoints.size() == 1);  // the new value
+  REQUIRE(d.removed.size() == 1);
+  CHECK(d.removed[0].name == "c");
+  REQUIRE(d.added.size() == 1);
+  CHECK(d.added[0].name == "d");
+  CHECK(d.interface_changed == std::vector<std::string>{"listen_port"});
+
+  // 3. a rename keeps the node key: changed, not removed and added
+  std::string renamed = expand(kFull);
+  renamed.replace(renamed.find("name = \"b\""), 10, "name = \"bee\"");
+  auto r = meshtund::parse_mesh_config(renamed, "/etc/meshtun/mesh.toml");
+  REQUIRE(r.ok());
+  const auto dr = meshtund::diff_mesh_config(*before, *r);
+  REQUIRE(dr.changed.size() == 1);
+  CHECK(dr.changed[0].name == "bee");
+  CHECK(dr.added.empty());
+  CHECK(dr.removed.empty());
+
+  // 4. moving lines around (peer order) changes nothing that matters
+  std::string swapped = expand(kIface);
+  swapped += expand(
+      "[[peers]]\nname = \"c\"\nnode_key = \"$NC\"\ndisco_key = \"$DC\"\n"
+      "allowed_ips = [\"100.64.0.3/32\"]\n");
+  auto s1 = meshtund::parse_mesh_config(swapped + expand(kPeerB), "x/mesh.toml");
+  auto s2 = meshtund::parse_mesh_config(
+      expand(kIface) + expand(kPeerB) +
+          expand("[[peers]]\nname = \"c\"\nnode_key = \"$NC\"\ndisco_key = \"$DC\"\n"
+                 "allowed_ips = [\"100.64.0.3/32\"]\n"),
+      "x/mesh.toml");
+  REQUIRE(s1.ok());
+  REQUIRE(s2.ok());
+  CHECK(meshtund::diff_mesh_config(*s1, *s2).empty());
+
+  // 5. every interface key is reported by name
+  auto other = meshtund::parse_mesh_config(R"([interface]
+name = "mesh1"
+private_key_file = "/k/node.key"
+disco_key_file = "/k/disco.key"
+listen_port = 41641
+addresses = ["100.64.0.9/32"]
+home_region = 2
+derp_map_file = "/k/map.json"
+)",
+                                           "/etc/meshtun/mesh.toml");
+  REQUIRE(other.ok());
+  const auto di = meshtund::diff_mesh_config(*before, *other);
+  CHECK(di.interface_changed == std::vector<std::string>{"name", "private_key_file",
+                                                         "disco_key_file", "addresses",
+                                                         "home_region", "derp_map_file"});
+  CHECK(di.removed.size() == 2);
 }
 
 }  // namespace
