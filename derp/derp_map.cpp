@@ -206,7 +206,11 @@ class Fields {
   }
 
   static std::optional<double> number(const json::value& v) {
-    if (v.is_double()) return v.get_double();
+    // Boost reads 1e999 as infinity where Go's ParseFloat reports a range error.
+    if (v.is_double()) {
+      if (!std::isfinite(v.get_double())) return std::nullopt;
+      return v.get_double();
+    }
     if (v.is_int64()) return static_cast<double>(v.get_int64());
     if (v.is_uint64()) return static_cast<double>(v.get_uint64());
     return std::nullopt;
@@ -222,7 +226,8 @@ class Fields {
       case json::kind::uint64:
         return v.is_int64() ? "an integer" : "an integer out of range";
       case json::kind::double_:
-        return "a number with a fraction or exponent";
+        return std::isfinite(v.get_double()) ? "a number with a fraction or exponent"
+                                             : "a number out of range";
       case json::kind::object:
         return "an object";
       case json::kind::array:
@@ -471,6 +476,68 @@ double DerpMap::score(RegionId id) const {
   auto it = region_score->find(id);
   if (it == region_score->end() || !std::isfinite(it->second) || it->second <= 0) return 1.0;
   return it->second;
+}
+
+namespace {
+
+std::string node_addr_text(const NodeAddr& a) {
+  switch (a.kind) {
+    case NodeAddr::Kind::dns:
+      return {};
+    case NodeAddr::Kind::disabled:
+      return std::string(kDisabledAddr);
+    case NodeAddr::Kind::fixed:
+      return a.addr.to_string();
+  }
+  return {};
+}
+
+json::object node_json(const DerpNode& n) {
+  json::object o;
+  o["Name"] = n.name;
+  o["RegionID"] = n.region_id;
+  o["HostName"] = n.host_name;
+  if (!n.cert_name.empty()) o["CertName"] = n.cert_name;
+  if (auto t = node_addr_text(n.ipv4); !t.empty()) o["IPv4"] = t;
+  if (auto t = node_addr_text(n.ipv6); !t.empty()) o["IPv6"] = t;
+  if (n.stun_port != 0) o["STUNPort"] = n.stun_port;
+  if (n.stun_only) o["STUNOnly"] = true;
+  if (n.derp_port != 0) o["DERPPort"] = n.derp_port;
+  if (n.insecure_for_tests) o["InsecureForTests"] = true;
+  if (n.stun_test_ip) o["STUNTestIP"] = n.stun_test_ip->to_string();
+  if (n.can_port_80) o["CanPort80"] = true;
+  return o;
+}
+
+}  // namespace
+
+std::string derp_map_json(const DerpMap& m) {
+  json::object top;
+  if (m.region_score) {
+    json::object scores;
+    for (const auto& [id, score] : *m.region_score) scores[std::to_string(id)] = score;
+    json::object home;
+    home["RegionScore"] = std::move(scores);
+    top["HomeParams"] = std::move(home);
+  }
+  json::object regions;
+  for (const auto& [id, r] : m.regions) {
+    json::object o;
+    o["RegionID"] = r.id;
+    o["RegionCode"] = r.code;
+    o["RegionName"] = r.name;
+    if (r.latitude) o["Latitude"] = *r.latitude;
+    if (r.longitude) o["Longitude"] = *r.longitude;
+    if (r.avoid) o["Avoid"] = true;
+    if (r.no_measure_no_home) o["NoMeasureNoHome"] = true;
+    json::array nodes;
+    for (const auto& n : r.nodes) nodes.emplace_back(node_json(n));
+    o["Nodes"] = std::move(nodes);
+    regions[std::to_string(id)] = std::move(o);
+  }
+  top["Regions"] = std::move(regions);
+  if (m.omit_default_regions) top["omitDefaultRegions"] = true;
+  return json::serialize(top);
 }
 
 base::Result<DerpMap> parse_derp_map(std::string_view text) {

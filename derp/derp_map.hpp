@@ -143,4 +143,12 @@ struct DerpMap {
 // Parses a DERPMap JSON document. Syntax errors say "line L column C".
 base::Result<DerpMap> parse_derp_map(std::string_view json);
 
+// Writes `m` as Go's encoding/json would (field order, omitempty), so that parse_derp_map
+// gives back an equal map, with two differences where Go's output would not: a present but
+// empty RegionScore is written as {} (Go's omitempty drops it, turning "reset the scores"
+// into "no change"), and a latitude or longitude of exactly 0 that was given is kept.
+// Numbers with fractions may come back an ULP off: Boost 1.81 does not always round a decimal
+// to the nearest double.
+std::string derp_map_json(const DerpMap& m);
+
 }  // namespace derp

@@ -202,6 +202,27 @@ TEST_CASE("DERP map zero values and Go's decoding rules") {
   CHECK(base::to_hex(*up->region(1)->nodes[0].pin) == kPinHex);
 }
 
+TEST_CASE("a DERP map written out reads back equal, in Go's field order") {
+  auto m = derp::parse_derp_map(kMap);
+  REQUIRE(m.ok());
+  const std::string out = derp::derp_map_json(*m);
+  auto back = derp::parse_derp_map(out);
+  REQUIRE_MESSAGE(back.ok(), back.error().to_string());
+  CHECK(*back == *m);
+  // omitempty: zero values are left out, as Go leaves them out
+  auto small = derp::parse_derp_map(
+      R"({"Regions":{"7":{"RegionID":7,"Nodes":[{"Name":"7a","RegionID":7,"HostName":"h",)"
+      R"("IPv6":"none","STUNPort":-1}]}}})");
+  REQUIRE(small.ok());
+  CHECK(derp::derp_map_json(*small) ==
+        R"({"Regions":{"7":{"RegionID":7,"RegionCode":"","RegionName":"","Nodes":[{"Name":"7a",)"
+        R"("RegionID":7,"HostName":"h","IPv6":"none","STUNPort":-1}]}}})");
+  // an empty RegionScore stays "reset", not "no change"
+  auto reset = derp::parse_derp_map(R"({"HomeParams":{"RegionScore":{}}})");
+  REQUIRE(reset.ok());
+  CHECK(derp::derp_map_json(*reset) == R"({"HomeParams":{"RegionScore":{}},"Regions":{}})");
+}
+
 // Region 1 with node "1a" in it, the rest of whose fields are `node`.
 std::string with_node(const std::string& node) {
   return R"({"Regions":{"1":{"RegionID":1,"Nodes":[{"Name":"1a","RegionID":1,)" + node + "}]}}}";
@@ -294,6 +315,10 @@ TEST_CASE("DERP map errors name the region, node and field") {
       {47, with_node(R"("HostName":"h","HostName":"g")"),
        "key \"HostName\" appears twice in Regions.1.Nodes[]"},
       {48, std::string(40, '[') + std::string(40, ']'), "JSON syntax"},
+      {49, R"({"HomeParams":{"RegionScore":{"1":-150e657}}})",
+       "RegionScore: region 1: want a number, got a number out of range"},
+      {50, R"({"Regions":{"1":{"RegionID":1,"Longitude":1e400,"Nodes":[]}}})",
+       "region 1: Longitude: want a number, got a number out of range"},
   };
   for (const auto& row : rows) {
     CAPTURE(row.n);
