@@ -38,7 +38,9 @@ Status make_parents(const std::string& path) {
 }  // namespace
 
 Result<std::optional<std::string>> read_secret_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: a FIFO put where a key belongs must not hang the open; it is then refused as
+  // not a regular file. On a regular file the flag changes nothing.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<std::string>();
     return io_error("open " + path);

@@ -66,6 +66,11 @@ TEST_CASE("a secret file others may read, or that is no file, is refused") {
   auto dir = base::read_secret_file(d.path);
   REQUIRE_FALSE(dir.ok());
   CHECK(dir.error().message.find("not a regular file") != std::string::npos);
+  // a FIFO is refused at once instead of waiting for a writer
+  REQUIRE(::mkfifo((d.path + "/fifo").c_str(), 0600) == 0);
+  auto fifo = base::read_secret_file(d.path + "/fifo");
+  REQUIRE_FALSE(fifo.ok());
+  CHECK(fifo.error().message.find("not a regular file") != std::string::npos);
   // a parent that is a file
   auto under_file = base::create_secret_file(p + "/x", "s");
   CHECK_FALSE(under_file.ok());
