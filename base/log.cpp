@@ -29,13 +29,15 @@ spdlog::level::level_enum& default_level() {
   static spdlog::level::level_enum level = spdlog::level::info;
   return level;
 }
+spdlog::sink_ptr stderr_sink() {
+  auto s = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  s->set_pattern(kPattern);
+  return s;
+}
+
 // The destination of every logger; guarded by registry_mutex().
 spdlog::sink_ptr& current_sink() {
-  static spdlog::sink_ptr sink = [] {
-    auto s = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    s->set_pattern(kPattern);
-    return s;
-  }();
+  static spdlog::sink_ptr sink = stderr_sink();
   return sink;
 }
 
@@ -58,6 +60,10 @@ Logger logger(std::string_view module) {
   lg->flush_on(spdlog::level::trace);
   spdlog::register_logger(lg);
   return lg;
+}
+
+void log_to_stderr() {
+  use_sink(stderr_sink());
 }
 
 void log_to_syslog(const std::string& ident) {

@@ -24,6 +24,7 @@ void set_log_level(spdlog::level::level_enum level);
 
 // Where every logger, present and future, writes from now on. Call before other threads log
 // (the switch is not synchronised with logging).
+void log_to_stderr();                          // the default
 void log_to_syslog(const std::string& ident);  // facility daemon, with the PID
 // Appends to `path` (created 0640 if missing); false with `error` set if it cannot be opened.
 bool log_to_file(const std::string& path, std::string& error);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/log.hpp"
 #include "base/random.hpp"
 #include "wg/constants.hpp"
 #include "wg/messages.hpp"
@@ -12,6 +13,28 @@ namespace wg {
 
 using base::ConstByteSpan;
 using base::TimePoint;
+
+namespace {
+
+// Logs name peers by their public key, as `wg show` does. Handshakes and state changes are
+// logged, never single packets: a handshake at most every 5 s per peer, roaming rate-limited.
+const base::Logger& log() {
+  static const base::Logger lg = base::logger("wg");
+  return lg;
+}
+
+std::string name(const Peer& peer) {
+  return peer.public_key().to_base64();
+}
+
+}  // namespace
+
+// Formats nothing (not even the peer's name) unless the level is on: tick() and the data
+// path must not allocate for lines nobody reads.
+#define WG_LOG(lvl, ...)                                                \
+  do {                                                                  \
+    if (log()->should_log(spdlog::level::lvl)) log()->lvl(__VA_ARGS__); \
+  } while (false)
 
 base::Duration rekey_jitter() noexcept {
   return std::chrono::milliseconds(base::random_uniform(kRekeyTimeoutJitterMaxMs + 1));
@@ -121,8 +144,10 @@ void Device::clear_keys(Peer& peer) {
   index_.remove(peer.keypairs.clear());
 }
 
-void Device::drop_staged(Peer& peer, DropReason why) {
-  drops_.add(why, staging_.clear(peer.staging));
+std::size_t Device::drop_staged(Peer& peer, DropReason why) {
+  const std::size_t n = staging_.clear(peer.staging);
+  drops_.add(why, n);
+  return n;
 }
 
 std::size_t Device::take_staged(Peer& peer, std::span<base::PacketRef> out) {
@@ -155,7 +180,11 @@ void Device::receive_handshake(ConstByteSpan message, const PeerEndpoint& from, 
     drops_.add(DropReason::bad_mac1);
     return;
   }
-  if (handshake_queue_busy) last_under_load_ = now;
+  if (handshake_queue_busy) {
+    if (!under_load(now))
+      WG_LOG(info, "under load: answering handshake initiations with cookie replies");
+    last_under_load_ = now;
+  }
   if (under_load(now)) {
     if (!cookie_checker_.check_mac2(message, from.remote, now)) {
       const std::uint32_t sender =
@@ -184,7 +213,9 @@ void Device::receive_handshake(ConstByteSpan message, const PeerEndpoint& from, 
 }
 
 void Device::authenticated_from(Peer& peer, const PeerEndpoint& from, TimePoint now) {
-  peer.bind_endpoint().authenticated_from(from);
+  if (peer.bind_endpoint().authenticated_from(from)) {
+    log()->info("peer={} endpoint={} (roamed)", name(peer), from.remote.to_string());
+  }
   peer.timers.authenticated_received();
   peer.timers.traversal(now);
 }
@@ -237,6 +268,7 @@ void Device::receive_initiation(ConstByteSpan message, const PeerEndpoint& from,
   peer->timers.authenticated_sent();
   peer->timers.traversal(now);
   out.send_handshake(*peer, bytes);
+  WG_LOG(debug, "peer={} handshake initiation received; response sent", name(*peer));
 }
 
 void Device::receive_response(ConstByteSpan message, const PeerEndpoint& from, TimePoint now,
@@ -264,6 +296,7 @@ void Device::receive_response(ConstByteSpan message, const PeerEndpoint& from, T
   }
   peer.add_rx_bytes(message.size());
   authenticated_from(peer, from, now);
+  const bool was_down = peer.keypairs.current() == nullptr;
   auto keypair = std::make_shared<Keypair>(keys->send, keys->receive, keys->local_index,
                                            keys->remote_index, true, now);
   index_.bind_keypair(keys->local_index, keypair);
@@ -272,6 +305,11 @@ void Device::receive_response(ConstByteSpan message, const PeerEndpoint& from, T
   peer.timers.handshake_complete();
   peer.set_last_handshake(wall);
   peer.sent_lastminute_handshake.store(false, std::memory_order_relaxed);
+  if (was_down) {
+    WG_LOG(info, "peer={} session established (handshake we initiated)", name(peer));
+  } else {
+    WG_LOG(debug, "peer={} new session (handshake we initiated)", name(peer));
+  }
   // Key confirmation for the responder: staged packets, or a keepalive.
   out.flush_staged(peer, true);
 }
@@ -313,6 +351,8 @@ void Device::initiate(Peer& peer, TimePoint now, base::WallTime wall, bool is_re
   peer.timers.authenticated_sent();
   peer.timers.handshake_initiated(now, rekey_jitter());
   out.send_handshake(peer, bytes);
+  WG_LOG(debug, "peer={} handshake initiation sent (try {})", name(peer),
+         peer.timers.attempts() + 1);
 }
 
 void Device::tick(TimePoint now, base::WallTime wall, Outbox& out) {
@@ -327,7 +367,13 @@ void Device::tick(TimePoint now, base::WallTime wall, Outbox& out) {
       peer.clear_endpoint_source();
       initiate(peer, now, wall, a.retry_initiation, out);
     }
-    if (a.give_up) drop_staged(peer, DropReason::no_keypair);
+    if (a.give_up) {
+      const std::size_t dropped = drop_staged(peer, DropReason::no_keypair);
+      WG_LOG(info,
+             "peer={} handshake did not complete after {} tries; giving up until there is "
+             "traffic for it again ({} staged packets dropped)",
+             name(peer), kMaxTimerHandshakes + 2, dropped);
+    }
     if (a.send_keepalive) {
       out.flush_staged(peer, true);
       if (a.rearm_keepalive) peer.timers.rearm_keepalive(now);
@@ -336,6 +382,8 @@ void Device::tick(TimePoint now, base::WallTime wall, Outbox& out) {
       // Keys and whatever waited for them, as wireguard-go's ZeroAndFlushAll (device/peer.go).
       clear_keys(peer);
       drop_staged(peer, DropReason::no_keypair);
+      WG_LOG(debug, "peer={} keys zeroed: no new session for {} s", name(peer),
+             std::chrono::duration_cast<std::chrono::seconds>(kZeroKeyMaterialAfter).count());
     }
     if (peer.take_handshake_request()) initiate(peer, now, wall, false, out);
   }
@@ -489,9 +537,15 @@ void Device::open_run(std::span<base::PacketBuf* const> packets,
   peer.add_rx_bytes(rx);
   // Key confirmation: the initiator used our `next` keypair, so it is now current.
   if (peer.keypairs.is_next(&kp)) {
+    const bool was_down = peer.keypairs.current() == nullptr;
     bool rotated = false;
     index_.remove(peer.keypairs.confirm(&kp, rotated));
     if (rotated) {
+      if (was_down) {
+        WG_LOG(info, "peer={} session established (handshake they initiated)", name(peer));
+      } else {
+        WG_LOG(debug, "peer={} new session (handshake they initiated)", name(peer));
+      }
       peer.timers.handshake_complete();
       peer.set_last_handshake(wall);
       peer.sent_lastminute_handshake.store(false, std::memory_order_relaxed);
@@ -499,7 +553,10 @@ void Device::open_run(std::span<base::PacketBuf* const> packets,
     }
   }
   // Roaming and timers, once per run, from the last packet that passed.
-  peer.bind_endpoint().authenticated_from(sources[last_good]);
+  if (peer.bind_endpoint().authenticated_from(sources[last_good])) {
+    MT_LOG_EVERY(log(), std::chrono::seconds(1), spdlog::level::info,
+                 "peer={} endpoint={} (roamed)", name(peer), sources[last_good].remote.to_string());
+  }
   peer.timers.authenticated_received();
   peer.timers.traversal(now);
   if (any_data) peer.timers.data_received(now);

@@ -157,7 +157,7 @@ class Device {
  private:
   void drop_handshake_index(Peer& peer);
   void clear_keys(Peer& peer);
-  void drop_staged(Peer& peer, DropReason why);
+  std::size_t drop_staged(Peer& peer, DropReason why);  // returns how many
   SealResult stage(Peer& peer, std::span<base::PacketRef> packets);
   void receive_initiation(base::ConstByteSpan message, const PeerEndpoint& from,
                           base::TimePoint now, base::WallTime wall, Outbox& out);

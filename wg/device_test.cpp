@@ -5,6 +5,13 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <unistd.h>
+
+#include "base/log.hpp"
 #include "wg/constants.hpp"
 #include "wg/messages.hpp"
 #include "wg/testing/device_pair.hpp"
@@ -555,4 +562,45 @@ TEST_CASE(
   CHECK(pair.a.device.drops().get(DropReason::no_keypair) == wg::kMaxStagedPackets);
   CHECK(pair.a.handshakes_sent - sent_at_stop >= 18);
   CHECK(pair.a.handshakes_sent - sent_at_stop <= 20);
+}
+
+TEST_CASE("handshakes, sessions, roaming and giving up are logged, one line each") {
+  char path[] = "/tmp/meshtun-wg-log-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  std::string error;
+  REQUIRE(base::log_to_file(path, error));
+  base::set_log_level(spdlog::level::debug);
+  {
+    DevicePair pair;
+    pair.a.send(ipv4_packet("x"));
+    pair.settle();
+    // b moves: a sees its new address on b's next packet.
+    pair.b.address = *base::Endpoint::parse("192.0.2.99:51820");
+    pair.b.send(ipv4_packet("from elsewhere"));
+    pair.settle();
+    // a's next peer never answers: 20 tries, then it gives up.
+    pair.a.peer->clear_endpoint();
+    pair.a.device.set_private_key(base::PrivateKey::generate());
+    pair.a.peer->set_endpoint({pair.b.address, {}, 0});
+    pair.a.send(ipv4_packet("nobody"));
+    for (int i = 0; i < 1200; ++i) {
+      pair.advance(100ms);
+      pair.b.inbox.clear();
+    }
+  }
+  base::set_log_level(spdlog::level::info);
+  base::log_to_stderr();
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  CHECK(text.find("handshake initiation sent (try 1)") != std::string::npos);
+  CHECK(text.find("handshake initiation received; response sent") != std::string::npos);
+  CHECK(text.find("session established (handshake we initiated)") != std::string::npos);
+  CHECK(text.find("session established (handshake they initiated)") != std::string::npos);
+  CHECK(text.find("endpoint=192.0.2.99:51820 (roamed)") != std::string::npos);
+  CHECK(text.find("handshake initiation sent (try 20)") != std::string::npos);
+  CHECK(text.find("giving up until there is traffic for it again (1 staged packets dropped)") !=
+        std::string::npos);
 }

@@ -34,8 +34,9 @@ class Endpoint {
   virtual std::optional<PeerEndpoint> address() const = 0;
   // Configuration (`wg set ... endpoint`), or nullopt to forget it.
   virtual void set_address(const std::optional<PeerEndpoint>& to) = 0;
-  // An authenticated message came from `from` (roaming: the peer is there now).
-  virtual void authenticated_from(const PeerEndpoint& from) = 0;
+  // An authenticated message came from `from` (roaming: the peer is there now). True if the
+  // address the endpoint sends to changed.
+  virtual bool authenticated_from(const PeerEndpoint& from) = 0;
   // Forget the local address we last sent from (it may be gone: before a handshake retry,
   // or when the kernel refused it).
   virtual void forget_source() = 0;
@@ -52,9 +53,13 @@ class StaticEndpoint final : public Endpoint {
     base::MutexLock lock(mu_);
     address_ = to;
   }
-  void authenticated_from(const PeerEndpoint& from) override EXCLUDES(mu_) {
+  bool authenticated_from(const PeerEndpoint& from) override EXCLUDES(mu_) {
     base::MutexLock lock(mu_);
-    if (address_ != from) address_ = from;
+    if (address_ == from) return false;
+    // A new local address alone (the kernel chose another source) is no roaming.
+    const bool moved = !address_ || address_->remote != from.remote;
+    address_ = from;
+    return moved;
   }
   void forget_source() override EXCLUDES(mu_) {
     base::MutexLock lock(mu_);

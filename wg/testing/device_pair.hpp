@@ -41,7 +41,7 @@ class DevicePair {
     Device device;
     std::shared_ptr<Peer> peer;  // the other side
     const std::string name;
-    const base::Endpoint address;
+    base::Endpoint address;  // where its datagrams come from (a test may move it)
     std::deque<Datagram> inbox;
     std::vector<base::Bytes> delivered;  // inner packets that passed every check
     std::size_t keepalives_received = 0;
