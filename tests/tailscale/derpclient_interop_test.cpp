@@ -27,6 +27,7 @@
 
 #include "base/log.hpp"
 #include "derp/keys.hpp"
+#include "derp/recorder.hpp"
 #include "derpclient/client.hpp"
 
 namespace {
@@ -46,50 +47,7 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-struct Received {
-  base::NodePublicKey src;
-  std::string data;
-};
-
-struct Recorder {
-  std::vector<Received> packets;
-  std::vector<std::pair<base::NodePublicKey, derp::PeerGoneReason>> gone;
-  std::vector<derp::PeerPresentFrame> present;
-  std::vector<std::string> disconnects;
-  int connected = 0;
-
-  derpclient::Callbacks callbacks() {
-    derpclient::Callbacks cb;
-    cb.on_packet = [this](const base::NodePublicKey& src, base::ConstByteSpan d) {
-      packets.push_back({src, std::string(base::as_chars(d))});
-    };
-    cb.on_peer_gone = [this](const base::NodePublicKey& k, derp::PeerGoneReason r) {
-      gone.emplace_back(k, r);
-    };
-    cb.on_peer_present = [this](const derp::PeerPresentFrame& p) { present.push_back(p); };
-    cb.on_connected = [this](const derp::ServerInfo&) { ++connected; };
-    cb.on_disconnected = [this](const std::string& why) { disconnects.push_back(why); };
-    return cb;
-  }
-  bool saw_packet(const base::NodePublicKey& k, std::string_view text) const {
-    for (const auto& p : packets) {
-      if (p.src == k && p.data == text) return true;
-    }
-    return false;
-  }
-  bool saw_gone(const base::NodePublicKey& k, derp::PeerGoneReason r) const {
-    for (const auto& g : gone) {
-      if (g.first == k && g.second == r) return true;
-    }
-    return false;
-  }
-  const derp::PeerPresentFrame* find_present(const base::NodePublicKey& k) const {
-    for (const auto& p : present) {
-      if (p.peer == k) return &p;
-    }
-    return nullptr;
-  }
-};
+using derptest::Recorder;
 
 // Clients on one io_context run by the test thread, with the system clock.
 class Remote {
@@ -202,7 +160,7 @@ TEST_CASE("two derpclients exchange packets through the server") {
     REQUIRE(r.until([&] { return connected(c); }));
     CHECK_FALSE(c->stats().fast_start_used);
     CHECK(c->send(ka, base::as_bytes("via 101")));
-    REQUIRE(r.until([&] { return ra.saw_packet(oc.key.public_key(), "via 101"); }));
+    REQUIRE(r.until([&] { return ra.saw_packet_from(oc.key.public_key(), "via 101"); }));
     c->close();
     ra.packets.clear();
     checked("without fast start: 101 Switching Protocols and ServerKey over TLS, packet delivered");
@@ -217,15 +175,15 @@ TEST_CASE("two derpclients exchange packets through the server") {
     REQUIRE(r.until([&] { return ra.packets.size() == want && rb.packets.size() == want; }));
   }
   for (std::size_t i = 0; i < 100; ++i) {
-    CHECK(rb.packets[i].data == "a" + std::to_string(i));
+    CHECK(base::as_chars(rb.packets[i].data) == "a" + std::to_string(i));
     CHECK(rb.packets[i].src == ka);
-    CHECK(ra.packets[i].data == "b" + std::to_string(i));
+    CHECK(base::as_chars(ra.packets[i].data) == "b" + std::to_string(i));
     CHECK(ra.packets[i].src == kb);
   }
   checked("100 packets each way, in order, each with its sender's key");
   const std::string big(65536, 'x');
   CHECK(a->send(kb, base::as_bytes(big)));
-  REQUIRE(r.until([&] { return rb.saw_packet(ka, big); }));
+  REQUIRE(r.until([&] { return rb.saw_packet_from(ka, big); }));
   checked("a 65536-byte packet (the largest DERP allows) arrives whole");
 }
 
@@ -245,7 +203,7 @@ TEST_CASE("PeerGone: NotHere for disco to an unknown key, Disconnected when a se
   checked("a disco packet to a key nobody holds gives PeerGone(NotHere)");
   a->send(nobody, base::as_bytes("not disco"));
   a->send(kb, base::as_bytes("hello b"));
-  REQUIRE(r.until([&] { return rb.saw_packet(ka, "hello b"); }));
+  REQUIRE(r.until([&] { return rb.saw_packet_from(ka, "hello b"); }));
   CHECK(ra.gone.size() == 1);
   checked("a non-disco packet to an unknown key is dropped silently");
   a->close();
@@ -334,14 +292,14 @@ TEST_CASE("a client kicked by ClosePeer reconnects and carries traffic again") {
   REQUIRE(r.until([&] { return connected(a) && a->generation() == 2; }));
   checked("a reconnects by itself after its backoff (login number 2)");
   CHECK(a->send(kb, base::as_bytes("after reconnect")));
-  REQUIRE(r.until([&] { return rb.saw_packet(ka, "after reconnect"); }));
+  REQUIRE(r.until([&] { return rb.saw_packet_from(ka, "after reconnect"); }));
   CHECK(b->send(ka, base::as_bytes("welcome back")));
-  REQUIRE(r.until([&] { return ra.saw_packet(kb, "welcome back"); }));
+  REQUIRE(r.until([&] { return ra.saw_packet_from(kb, "welcome back"); }));
   checked("after the reconnect a and b exchange packets again");
 
   const auto src = base::NodePrivateKey::generate().public_key();
   CHECK(w->forward(src, kb, base::as_bytes("forwarded")));
-  REQUIRE(r.until([&] { return rb.saw_packet(src, "forwarded"); }));
+  REQUIRE(r.until([&] { return rb.saw_packet_from(src, "forwarded"); }));
   checked("ForwardPacket from the mesh client reaches b as a packet from the given source");
 }
 
@@ -362,7 +320,7 @@ TEST_CASE("clients reconnect when the server restarts") {
   REQUIRE(r.until([&] { return connected(a) && connected(b); }));
   const auto server_key = a->server_key();
   CHECK(a->send(kb, base::as_bytes("before")));
-  REQUIRE(r.until([&] { return rb.saw_packet(ka, "before"); }));
+  REQUIRE(r.until([&] { return rb.saw_packet_from(ka, "before"); }));
   // Blocks while the server goes down and comes back; the clients see it on the next poll.
   REQUIRE(std::system(restart.c_str()) == 0);
   REQUIRE(r.until([&] { return !ra.disconnects.empty() && !rb.disconnects.empty(); }));
@@ -376,7 +334,7 @@ TEST_CASE("clients reconnect when the server restarts") {
   CHECK(a->send(kb, base::as_bytes("after restart")));
   CHECK(b->send(ka, base::as_bytes("after restart too")));
   REQUIRE(r.until([&] {
-    return rb.saw_packet(ka, "after restart") && ra.saw_packet(kb, "after restart too");
+    return rb.saw_packet_from(ka, "after restart") && ra.saw_packet_from(kb, "after restart too");
   }));
   checked("after the restart a and b exchange packets again");
 }
