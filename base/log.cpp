@@ -97,6 +97,16 @@ void set_log_level(spdlog::level::level_enum level) {
   spdlog::set_level(level);
 }
 
+std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) {
+  if (name == "trace") return spdlog::level::trace;
+  if (name == "debug" || name == "verbose") return spdlog::level::debug;
+  if (name == "info") return spdlog::level::info;
+  if (name == "warn") return spdlog::level::warn;
+  if (name == "error") return spdlog::level::err;
+  if (name == "off" || name == "silent") return spdlog::level::off;
+  return std::nullopt;
+}
+
 bool LogRateLimit::allow(std::uint64_t& suppressed) noexcept {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now().time_since_epoch())

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,10 @@ using Logger = std::shared_ptr<spdlog::logger>;
 Logger logger(std::string_view module);
 // Sets the level of every logger, present and future ("trace" .. "off").
 void set_log_level(spdlog::level::level_enum level);
+// The level named by a --log-level flag or LOG_LEVEL: "trace", "debug", "info", "warn",
+// "error", "off", and wireguard-go's "verbose" (debug) and "silent" (off). Anything else is
+// nullopt, for the caller to refuse: spdlog's own from_str() turns an unknown name into "off".
+std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name);
 
 // Where every logger, present and future, writes from now on. Call before other threads log
 // (the switch is not synchronised with logging).

@@ -53,15 +53,6 @@ struct Flags {
   bool no_udp_gro = false;
 };
 
-// wireguard-go's LOG_LEVEL values, and spdlog's own names.
-std::optional<spdlog::level::level_enum> parse_level(const std::string& s) {
-  if (s == "verbose" || s == "debug") return spdlog::level::debug;
-  if (s == "error") return spdlog::level::err;
-  if (s == "silent" || s == "off") return spdlog::level::off;
-  if (s == "info" || s == "warn" || s == "trace") return spdlog::level::from_str(s);
-  return std::nullopt;
-}
-
 // Re-arms a wait for readability on `fd` and calls `on_ready` each time.
 void watch_fd(asio::posix::stream_descriptor& d, std::function<void()> on_ready) {
   d.async_wait(asio::posix::stream_descriptor::wait_read,
@@ -290,7 +281,7 @@ int main(int argc, char** argv) {
     if (const char* env = std::getenv("LOG_LEVEL")) flags.log_level = env;
   }
   if (!flags.log_level.empty()) {
-    const auto level = parse_level(flags.log_level);
+    const auto level = base::parse_log_level(flags.log_level);
     if (!level) {
       std::fprintf(stderr, "meshtund: unknown log level '%s'\n", flags.log_level.c_str());
       return 2;

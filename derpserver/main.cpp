@@ -127,11 +127,18 @@ int main(int argc, char** argv) {
                  "trust anchor(s) for mesh peers' certificates (default: system roots)");
   app.add_flag("--mesh-insecure", f.mesh_insecure,
                "do not verify mesh peers' certificates (labs only)");
-  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
+  app.add_option("--log-level", f.log_level,
+                 "trace, debug (verbose), info, warn, error or off (silent); others are refused")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  base::set_log_level(spdlog::level::from_str(f.log_level));
+  const auto level = base::parse_log_level(f.log_level);
+  if (!level) {
+    std::cerr << "meshtun-derper: unknown log level '" << f.log_level
+              << "' (want trace, debug, verbose, info, warn, error, off or silent)\n";
+    return 2;
+  }
+  base::set_log_level(*level);
   auto log = base::logger("derper");
   if (f.dev && app.count("--addr") == 0) f.addr = "127.0.0.1:3340";
 

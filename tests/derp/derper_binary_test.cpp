@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// meshtun-derper --dev as a process: it starts, serves two derpclients that exchange a
-// packet, answers /derp/probe, and exits cleanly on SIGTERM.
+// meshtun-derper as a process: --dev starts, serves two derpclients that exchange a packet,
+// answers /derp/probe, and exits cleanly on SIGTERM; bad command lines exit 2 with a message.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -9,6 +9,7 @@
 #include <regex>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 #include <sys/wait.h>
 
@@ -36,6 +37,59 @@ struct Child {
     if (out >= 0) ::close(out);
   }
 };
+
+// What a run of the binary that should end by itself did: its exit status (-1 when it was
+// still running after `limit` and got SIGKILL) and its stdout and stderr together.
+struct Outcome {
+  int exit_status = -1;
+  std::string output;
+};
+
+Outcome run_derper(const std::vector<std::string>& args, std::chrono::seconds limit = 5s) {
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  Child child;
+  child.pid = ::fork();
+  REQUIRE(child.pid >= 0);
+  if (child.pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>("meshtun-derper"));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(MESHTUN_DERPER_PATH, argv.data());
+    std::_Exit(127);
+  }
+  ::close(pipefd[1]);
+  child.out = pipefd[0];
+  ::fcntl(child.out, F_SETFL, O_NONBLOCK);
+  Outcome o;
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  bool done = false;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    done = ::waitpid(child.pid, &status, WNOHANG) == child.pid;
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(child.out, buf, sizeof buf)) > 0) o.output.append(buf, std::size_t(n));
+    if (!done) ::usleep(10'000);
+  }
+  if (done) {
+    child.pid = -1;
+    o.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  return o;
+}
+
+TEST_CASE("meshtun-derper refuses an unknown --log-level with exit status 2") {
+  const auto o =
+      run_derper({"--dev", "--addr", "127.0.0.1:0", "--stun", "false", "--log-level", "loud"});
+  CHECK(o.exit_status == 2);
+  CHECK(o.output.find("unknown log level 'loud'") != std::string::npos);
+}
 
 TEST_CASE("meshtun-derper --dev serves clients and stops on SIGTERM") {
   int pipefd[2];
