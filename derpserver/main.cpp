@@ -130,7 +130,14 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", f.log_level,
                  "trace, debug (verbose), info, warn, error or off (silent); others are refused")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // CLI11's message and a pointer to --help
+    return 2;     // not CLI11's own codes (105, 106, 109 ...): 2 for any bad command line
+  }
 
   const auto level = base::parse_log_level(f.log_level);
   if (!level) {

@@ -91,6 +91,28 @@ TEST_CASE("meshtun-derper refuses an unknown --log-level with exit status 2") {
   CHECK(o.output.find("unknown log level 'loud'") != std::string::npos);
 }
 
+TEST_CASE("meshtun-derper exits 2 on any bad command line, 0 on --help") {
+  struct Row {
+    std::vector<std::string> args;
+    int want;
+    const char* says;
+  };
+  const Row rows[] = {
+      /* 1 */ {{"--no-such-flag"}, 2, "--no-such-flag"},
+      /* 2 */ {{"--threads", "many"}, 2, "many"},
+      /* 3 */ {{"--certmode", "letsencrypt"}, 2, "letsencrypt"},
+      /* 4 */ {{"--hostname"}, 2, "--hostname"},
+      /* 5 */ {{"stray"}, 2, "stray"},
+      /* 6 */ {{"--help"}, 0, "--mesh-with"},
+  };
+  for (std::size_t i = 0; i < std::size(rows); ++i) {
+    CAPTURE(i + 1);
+    const auto o = run_derper(rows[i].args);
+    CHECK(o.exit_status == rows[i].want);
+    CHECK(o.output.find(rows[i].says) != std::string::npos);
+  }
+}
+
 TEST_CASE("meshtun-derper --dev serves clients and stops on SIGTERM") {
   int pipefd[2];
   REQUIRE(::pipe(pipefd) == 0);
