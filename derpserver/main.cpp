@@ -18,6 +18,7 @@
 #include "base/log.hpp"
 #include "derp/keys.hpp"
 #include "derpserver/cert_files.hpp"
+#include "derpserver/go_flags.hpp"
 #include "derpserver/key_file.hpp"
 #include "derpserver/listen_addr.hpp"
 #include "derpserver/server.hpp"
@@ -58,6 +59,21 @@ std::string read_file(const std::string& path, bool* ok) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// --help's closing lines: which of derper's flags we take, and which we refuse.
+std::string derper_flags_footer() {
+  std::string taken, refused;
+  for (const auto& info : derpserver::derper_flags()) {
+    std::string& list = info.ours.empty() ? refused : taken;
+    list += list.empty() ? "" : ", ";
+    list += "-" + std::string(info.derper);
+    if (!info.ours.empty() && info.ours != info.derper)
+      list += " (--" + std::string(info.ours) + ")";
+  }
+  return "Flags may also be written as Go's derper takes them: -name=value, -name value, "
+         "-bool=false.\nderper flags accepted: " +
+         taken + ".\nderper flags not implemented (refused): " + refused + ".";
 }
 
 int fail(const std::string& msg) {
@@ -130,8 +146,16 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", f.log_level,
                  "trace, debug (verbose), info, warn, error or off (silent); others are refused")
       ->capture_default_str();
+  app.footer(derper_flags_footer());
+  auto args = derpserver::normalize_derper_args(std::vector<std::string>(argv, argv + argc));
+  if (!args) {
+    std::cerr << "meshtun-derper: " << args.error().message << "\n";
+    return 2;
+  }
+  std::vector<char*> normalized;
+  for (auto& a : *args) normalized.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(normalized.size()), normalized.data());
   } catch (const CLI::Success& e) {  // --help
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fcntl.h>
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <unistd.h>
@@ -38,14 +39,15 @@ struct Child {
   }
 };
 
-// What a run of the binary that should end by itself did: its exit status (-1 when it was
-// still running after `limit` and got SIGKILL) and its stdout and stderr together.
+// What a run of the binary did: its exit status (-1 when it was still running, after `limit`
+// or once its output said `ready`, and got SIGKILL) and its stdout and stderr together.
 struct Outcome {
   int exit_status = -1;
   std::string output;
 };
 
-Outcome run_derper(const std::vector<std::string>& args, std::chrono::seconds limit = 5s) {
+Outcome run_derper(const std::vector<std::string>& args, std::string_view ready = {},
+                   std::chrono::seconds limit = 5s) {
   int pipefd[2];
   REQUIRE(::pipe(pipefd) == 0);
   Child child;
@@ -75,6 +77,7 @@ Outcome run_derper(const std::vector<std::string>& args, std::chrono::seconds li
     char buf[4096];
     ssize_t n = 0;
     while ((n = ::read(child.out, buf, sizeof buf)) > 0) o.output.append(buf, std::size_t(n));
+    if (!ready.empty() && o.output.find(ready) != std::string::npos) break;
     if (!done) ::usleep(10'000);
   }
   if (done) {
@@ -110,6 +113,36 @@ TEST_CASE("meshtun-derper exits 2 on any bad command line, 0 on --help") {
     const auto o = run_derper(rows[i].args);
     CHECK(o.exit_status == rows[i].want);
     CHECK(o.output.find(rows[i].says) != std::string::npos);
+  }
+}
+
+// A fresh directory under /tmp, removed with everything in it at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = "/tmp/meshtun-derper-binary-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+TEST_CASE("meshtun-derper takes derper's Go-style flags and refuses those it lacks") {
+  TempDir dir;
+  const auto o = run_derper(
+      {"-dev=false", "-a", "127.0.0.1:0", "-certmode", "selfsigned", "-hostname=127.0.0.1", "-c",
+       dir.path + "/derper.key", "-http-port", "-1", "-stun=false", "-threads", "1"},
+      "meshtun-derper running");
+  CHECK(o.exit_status == -1);  // still serving
+  CHECK(o.output.find("DERP on 127.0.0.1:0 port") != std::string::npos);
+  CHECK(o.output.find("(TLS)") != std::string::npos);
+
+  for (const char* flag : {"-verify-clients", "-derp=false", "-bootstrap-dns-names=x"}) {
+    CAPTURE(flag);
+    const auto r = run_derper({"--dev", flag});
+    CHECK(r.exit_status == 2);
+    CHECK(r.output.find(std::string(flag).substr(0, std::string(flag).find('=')) +
+                        " is not implemented") != std::string::npos);
   }
 }
 
