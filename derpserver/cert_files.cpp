@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include "derpserver/state_dir.hpp"
+
 namespace derpserver {
 namespace {
 
@@ -73,11 +75,9 @@ base::Result<ManualCert> load_or_create_manual_cert(const std::string& certdir,
   if (m.ip_host && (!exists(crt) || !exists(key))) {
     auto pem = make_self_signed(hostname);
     if (!pem) return pem.error();
-    std::error_code ec;
-    std::filesystem::create_directories(certdir, ec);
-    if (ec || ::chmod(certdir.c_str(), 0700) != 0) {
-      return base::make_error(std::errc::io_error, "cannot create " + certdir);
-    }
+    auto made = make_private_dirs(certdir);
+    if (!made) return made.error();
+    m.created_dir = *made;
     if (auto st = write_file(crt, pem->cert_pem, 0644); !st) return st.error();
     if (auto st = write_file(key, pem->key_pem, 0600); !st) return st.error();
     m.pem = std::move(*pem);

@@ -6,7 +6,8 @@
 //   character outside [A-Za-z0-9.-] removed ("::1" -> "1").
 //
 // When the host name is an IP address and a file is missing, a self-signed certificate for
-// that address is made and written there (directory 0700, certificate 0644, key 0600), so its
+// that address is made and written there (the directory and missing parents 0700,
+// certificate 0644, key 0600), so its
 // "sha256-raw:" pin stays the same across restarts. A DNS host name needs both files.
 #pragma once
 
@@ -22,8 +23,9 @@ std::string cert_file_stem(std::string_view hostname);
 
 struct ManualCert {
   PemPair pem;
-  bool ip_host = false;  // the host name is an IP address (clients pin the certificate)
-  bool created = false;  // made by this call
+  bool ip_host = false;      // the host name is an IP address (clients pin the certificate)
+  bool created = false;      // made by this call
+  bool created_dir = false;  // certdir (or a parent of it) made by this call
 };
 
 base::Result<ManualCert> load_or_create_manual_cert(const std::string& certdir,

@@ -22,6 +22,7 @@
 #include "derpserver/key_file.hpp"
 #include "derpserver/listen_addr.hpp"
 #include "derpserver/server.hpp"
+#include "derpserver/state_dir.hpp"
 #include "derpserver/tls.hpp"
 
 namespace {
@@ -180,6 +181,11 @@ int main(int argc, char** argv) {
     cfg.private_key = base::NodePrivateKey::generate();
   } else {
     const std::string path = f.config.empty() ? "/var/lib/meshtun-derper/derper.key" : f.config;
+    // A fresh host has no state directory yet: make it, private.
+    const std::string dir = derpserver::dir_of(path);
+    auto made = derpserver::make_private_dirs(dir);
+    if (!made) return fail(made.error().to_string());
+    if (*made) log->info("created state directory {} (mode 0700)", dir);
     auto key = derpserver::load_or_create_key_file(path);
     if (!key) return fail(key.error().to_string());
     cfg.private_key = *key;
@@ -223,6 +229,7 @@ int main(int argc, char** argv) {
     } else {
       auto cert = derpserver::load_or_create_manual_cert(f.certdir, f.hostname);
       if (!cert) return fail(cert.error().to_string());
+      if (cert->created_dir) log->info("created certificate directory {} (mode 0700)", f.certdir);
       if (cert->created)
         log->info("made a self-signed certificate for {} in {}", f.hostname, f.certdir);
       if (cert->ip_host) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "derp/harness.hpp"
@@ -144,6 +145,32 @@ TEST_CASE("meshtun-derper takes derper's Go-style flags and refuses those it lac
     CHECK(r.output.find(std::string(flag).substr(0, std::string(flag).find('=')) +
                         " is not implemented") != std::string::npos);
   }
+}
+
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 0777;
+}
+
+TEST_CASE("meshtun-derper makes its missing state directories 0700 on a fresh host") {
+  TempDir dir;
+  const std::string state = dir.path + "/var/lib/meshtun-derper";
+  const std::string certs = dir.path + "/etc/derp/certs";
+  const auto o = run_derper({"--addr", "127.0.0.1:0", "--http-port", "-1", "--stun", "false",
+                             "--threads", "1", "-c", state + "/derper.key", "--certmode", "manual",
+                             "--hostname", "127.0.0.1", "--certdir", certs},
+                            "meshtun-derper running");
+  INFO(o.output);
+  CHECK(o.exit_status == -1);  // still serving
+  for (const std::string& d : {dir.path + "/var", dir.path + "/var/lib", state, dir.path + "/etc",
+                               dir.path + "/etc/derp", certs}) {
+    CAPTURE(d);
+    CHECK(mode_of(d) == 0700);
+  }
+  CHECK(mode_of(state + "/derper.key") == 0600);
+  CHECK(o.output.find("created state directory " + state) != std::string::npos);
+  CHECK(o.output.find("created certificate directory " + certs) != std::string::npos);
 }
 
 TEST_CASE("meshtun-derper --dev serves clients and stops on SIGTERM") {
