@@ -3,10 +3,13 @@
 //
 // Startup order: flags -> key (file, or random in --dev) -> mesh key -> TLS context ->
 // listeners (DERP, port 80, STUN, metrics) -> mesh peers -> one io_context thread per core.
-// SIGINT/SIGTERM stop the server; the process exits once every thread has drained.
+// SIGINT/SIGTERM stop the server; the process exits once every thread has drained. SIGHUP
+// reloads what can be reloaded: in --certmode=manual, the certificate files (new handshakes
+// get the new certificate, connected clients stay); nothing else yet.
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -285,9 +288,31 @@ int main(int argc, char** argv) {
   server.start();
 
   boost::asio::signal_set signals(*ios.front(), SIGINT, SIGTERM);
+  boost::asio::signal_set hup(*ios.front(), SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (tls && f.certmode == "manual") {
+        log->info("SIGHUP: reloading the certificate from {}", f.certdir);
+        auto cert = derpserver::load_or_create_manual_cert(f.certdir, f.hostname);
+        const base::Status st = cert ? tls->reload(cert->pem) : base::Status(cert.error());
+        if (!st) {
+          log->warn("SIGHUP: keeping the old certificate: {}", st.error().to_string());
+        } else if (auto pin = derpserver::cert_sha256_hex(cert->pem.cert_pem)) {
+          log->info("reloaded certificate for {}: CertName sha256-raw:{}", f.hostname, *pin);
+        }
+      } else {
+        log->info("SIGHUP: reloading: nothing to reload ({})",
+                  tls ? "--certmode=selfsigned" : "--dev");
+      }
+      wait_hup();
+    });
+  };
+  wait_hup();
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log->info("signal {}: stopping", sig);
+    hup.cancel();
     server.stop();
   });
   log->info("meshtun-derper running: {} threads, DERP on {} port {} ({})", threads, f.addr, *port,

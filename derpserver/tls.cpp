@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
+#include "base/atomic_shared_ptr.hpp"
 #include "base/ip.hpp"
 
 namespace derpserver {
@@ -196,6 +197,42 @@ X509* make_meta_cert(const base::NodePublicKey& server) {
   return x.release();
 }
 
+namespace {
+
+// A certificate chain and key read by reload(); `chain` ends with the meta certificate.
+struct ServedCert {
+  X509Ptr leaf;
+  PkeyPtr key;
+  STACK_OF(X509) * chain = sk_X509_new_null();
+  ServedCert() = default;
+  ServedCert(const ServedCert&) = delete;
+  ServedCert& operator=(const ServedCert&) = delete;
+  ~ServedCert() { sk_X509_pop_free(chain, X509_free); }
+};
+
+}  // namespace
+
+struct TlsContext::Reloaded {
+  X509Ptr meta;  // written by add_meta_cert() before serving, then only read
+  base::AtomicSharedPtr<const ServedCert> current;  // null until the first reload()
+};
+
+namespace {
+
+// SSL_CTX_set_cert_cb: runs in every server handshake, on the thread accepting it. Until a
+// reload() the SSL_CTX's own certificate is served.
+int use_reloaded_cert(SSL* ssl, void* arg) {
+  const auto* r = static_cast<const TlsContext::Reloaded*>(arg);
+  const auto served = r->current.load();
+  if (!served) return 1;
+  // Takes references of its own: `served` may be replaced and freed right after.
+  return SSL_use_cert_and_key(ssl, served->leaf.get(), served->key.get(), served->chain, 1) == 1
+             ? 1
+             : 0;
+}
+
+}  // namespace
+
 base::Result<TlsContext> TlsContext::server(const PemPair& pem) {
   TlsContext t;
   t.ctx_.reset(SSL_CTX_new(TLS_server_method()));
@@ -224,7 +261,40 @@ base::Result<TlsContext> TlsContext::server(const PemPair& pem) {
   if (!key) return ssl_error("reading the private key");
   if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) return ssl_error("using the private key");
   if (SSL_CTX_check_private_key(ctx) != 1) return ssl_error("key does not match certificate");
+  t.reloaded_ = std::make_shared<Reloaded>();
+  SSL_CTX_set_cert_cb(ctx, use_reloaded_cert, t.reloaded_.get());
   return t;
+}
+
+base::Status TlsContext::reload(const PemPair& pem) {
+  if (!reloaded_) return base::make_error(std::errc::invalid_argument, "not a server context");
+  auto served = std::make_shared<ServedCert>();
+  if (served->chain == nullptr) return ssl_error("sk_X509_new_null");
+  BioPtr cb(BIO_new_mem_buf(pem.cert_pem.data(), static_cast<int>(pem.cert_pem.size())));
+  served->leaf.reset(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
+  if (!served->leaf) return ssl_error("reading the certificate");
+  while (X509* extra = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr)) {
+    if (sk_X509_push(served->chain, extra) == 0) {
+      X509_free(extra);
+      return ssl_error("adding a chain certificate");
+    }
+  }
+  ERR_clear_error();  // the loop ends on a "no start line" error
+  BioPtr kb(BIO_new_mem_buf(pem.key_pem.data(), static_cast<int>(pem.key_pem.size())));
+  served->key.reset(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+  if (!served->key) return ssl_error("reading the private key");
+  if (X509_check_private_key(served->leaf.get(), served->key.get()) != 1) {
+    return ssl_error("key does not match certificate");
+  }
+  if (reloaded_->meta) {
+    X509_up_ref(reloaded_->meta.get());
+    if (sk_X509_push(served->chain, reloaded_->meta.get()) == 0) {
+      X509_free(reloaded_->meta.get());
+      return ssl_error("adding the meta certificate");
+    }
+  }
+  reloaded_->current.store(std::move(served));
+  return {};
 }
 
 base::Result<TlsContext> TlsContext::server_from_files(const std::string& cert_path,
@@ -275,6 +345,10 @@ base::Status TlsContext::add_meta_cert(const base::NodePublicKey& server) {
   if (SSL_CTX_add0_chain_cert(ctx_.get(), meta) != 1) {
     X509_free(meta);
     return ssl_error("adding the meta certificate");
+  }
+  if (reloaded_) {
+    X509_up_ref(meta);
+    reloaded_->meta.reset(meta);
   }
   return {};
 }

@@ -60,10 +60,20 @@ class TlsContext {
   // Appends the meta certificate to the chain served on every handshake.
   base::Status add_meta_cert(const base::NodePublicKey& server);
 
+  // Server side (SIGHUP): new handshakes get `pem`'s certificate chain and key, followed by
+  // the meta certificate if one was added; established connections keep theirs. On error
+  // (unreadable PEM, key not matching) nothing changes. Safe to call while other threads
+  // accept; call add_meta_cert() before the first reload.
+  base::Status reload(const PemPair& pem);
+
   SSL_CTX* get() const noexcept { return ctx_.get(); }
+
+  struct Reloaded;  // what reload() installed; tls.cpp
 
  private:
   SslCtxPtr ctx_;
+  // Kept at a fixed address for the certificate callback, which every handshake runs.
+  std::shared_ptr<Reloaded> reloaded_;
 };
 
 // A server- or client-side SSL object reading and writing `fd` (non-blocking). `sni` (client

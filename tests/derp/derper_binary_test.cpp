@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // meshtun-derper as a process: --dev starts, serves two derpclients that exchange a packet,
-// answers /derp/probe, and exits cleanly on SIGTERM; bad command lines exit 2 with a message.
+// answers /derp/probe, lives through SIGHUP and exits cleanly on SIGTERM; SIGHUP reloads a
+// manual certificate; bad command lines exit 2 with a message.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -12,10 +13,16 @@
 #include <unistd.h>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "derp/harness.hpp"
+#include "derpserver/tls.hpp"
 
 #ifndef MESHTUN_DERPER_PATH
 #error "MESHTUN_DERPER_PATH must name the meshtun-derper binary"
@@ -173,7 +180,108 @@ TEST_CASE("meshtun-derper makes its missing state directories 0700 on a fresh ho
   CHECK(o.output.find("created certificate directory " + certs) != std::string::npos);
 }
 
-TEST_CASE("meshtun-derper --dev serves clients and stops on SIGTERM") {
+// The pin of the certificate 127.0.0.1:`port` serves now, and the length of its chain.
+std::pair<std::string, int> served_cert(std::uint16_t port) {
+  auto ctx = derpserver::TlsContext::client("", true);
+  REQUIRE(ctx);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
+  SSL* ssl = derpserver::new_client_ssl(ctx->get(), fd, "127.0.0.1");
+  REQUIRE(ssl != nullptr);
+  REQUIRE(SSL_connect(ssl) == 1);
+  X509* leaf = SSL_get1_peer_certificate(ssl);
+  REQUIRE(leaf != nullptr);
+  BIO* b = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(b, leaf);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(b, &data);
+  auto pin = derpserver::cert_sha256_hex(std::string(data, static_cast<std::size_t>(n)));
+  const int chain = sk_X509_num(SSL_get_peer_cert_chain(ssl));
+  BIO_free(b);
+  X509_free(leaf);
+  SSL_free(ssl);
+  ::close(fd);
+  REQUIRE(pin);
+  return {*pin, chain};
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+}
+
+TEST_CASE("meshtun-derper reloads its manual certificate on SIGHUP and keeps serving") {
+  TempDir dir;
+  const std::string certs = dir.path + "/certs";
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  Child child;
+  child.pid = ::fork();
+  REQUIRE(child.pid >= 0);
+  if (child.pid == 0) {
+    ::dup2(pipefd[1], 2);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    const std::string key = dir.path + "/derper.key";
+    ::execl(MESHTUN_DERPER_PATH, "meshtun-derper", "--addr", "127.0.0.1:0", "--http-port", "-1",
+            "--stun", "false", "--threads", "2", "-c", key.c_str(), "--certmode", "manual",
+            "--hostname", "127.0.0.1", "--certdir", certs.c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  ::close(pipefd[1]);
+  child.out = pipefd[0];
+  ::fcntl(child.out, F_SETFL, O_NONBLOCK);
+  World w;
+  std::string log;
+  auto log_has = [&](const std::regex& re, std::smatch* m) {
+    return w.until(
+        [&] {
+          char buf[4096];
+          const ssize_t n = ::read(child.out, buf, sizeof buf);
+          if (n > 0) log.append(buf, static_cast<std::size_t>(n));
+          std::smatch local;
+          return std::regex_search(log, m != nullptr ? *m : local, re);
+        },
+        10s);
+  };
+  std::smatch m;
+  REQUIRE(log_has(std::regex("DERP on 127\\.0\\.0\\.1:0 port ([0-9]+)"), &m));
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+
+  const auto before = served_cert(port);
+  CHECK(before.second == 2);  // the certificate, then the meta certificate
+
+  auto fresh = derpserver::make_self_signed("127.0.0.1");
+  REQUIRE(fresh);
+  auto fresh_pin = derpserver::cert_sha256_hex(fresh->cert_pem);
+  REQUIRE(fresh_pin);
+  REQUIRE(*fresh_pin != before.first);
+  write_text(certs + "/127.0.0.1.crt", fresh->cert_pem);
+  write_text(certs + "/127.0.0.1.key", fresh->key_pem);
+
+  REQUIRE(::kill(child.pid, SIGHUP) == 0);
+  REQUIRE(log_has(std::regex("reloaded certificate for 127\\.0\\.0\\.1"), nullptr));
+  CHECK(log.find("reloading") != std::string::npos);
+  const auto after = served_cert(port);
+  CHECK(after.first == *fresh_pin);
+  CHECK(after.second == 2);
+
+  REQUIRE(::kill(child.pid, SIGTERM) == 0);
+  int status = -1;
+  REQUIRE(w.until([&] { return ::waitpid(child.pid, &status, WNOHANG) == child.pid; }, 10s));
+  child.pid = -1;
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("meshtun-derper --dev serves clients, survives SIGHUP and stops on SIGTERM") {
   int pipefd[2];
   REQUIRE(::pipe(pipefd) == 0);
   Child child;
@@ -211,6 +319,19 @@ TEST_CASE("meshtun-derper --dev serves clients and stops on SIGTERM") {
   auto a = w.add_client(oa, ra);
   auto b = w.add_client(ob, rb);
   REQUIRE(w.until([&] { return connected(a) && connected(b); }));
+  // SIGHUP reloads (nothing, in --dev) and leaves the server and its clients running.
+  REQUIRE(::kill(child.pid, SIGHUP) == 0);
+  REQUIRE(w.until(
+      [&] {
+        char buf[4096];
+        const ssize_t n = ::read(child.out, buf, sizeof buf);
+        if (n > 0) log.append(buf, static_cast<std::size_t>(n));
+        return log.find("reloading") != std::string::npos;
+      },
+      10s));
+  CHECK(::waitpid(child.pid, nullptr, WNOHANG) == 0);
+  CHECK(connected(a));
+  CHECK(connected(b));
   a->send(ob.key.public_key(), base::as_bytes("through the binary"));
   REQUIRE(w.until([&] { return rb.saw_packet_from(oa.key.public_key(), "through the binary"); }));
   bool pong = false;
