@@ -16,6 +16,21 @@ if(MESHTUN_WERROR)
   list(APPEND MESHTUN_WARNINGS -Werror)
 endif()
 
+# MESHTUN_VERSION, what --version prints: `git describe --always --dirty` when configured in a
+# git checkout, else the project version. Taken at configure time (base/version.cpp).
+set(MESHTUN_VERSION ${PROJECT_VERSION})
+find_package(Git QUIET)
+if(GIT_FOUND)
+  execute_process(COMMAND ${GIT_EXECUTABLE} describe --always --dirty
+                  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+                  OUTPUT_VARIABLE meshtun_git_describe OUTPUT_STRIP_TRAILING_WHITESPACE
+                  RESULT_VARIABLE meshtun_git_rc ERROR_QUIET)
+  if(meshtun_git_rc EQUAL 0 AND NOT meshtun_git_describe STREQUAL "")
+    set(MESHTUN_VERSION ${meshtun_git_describe})
+  endif()
+endif()
+message(STATUS "meshtun version: ${MESHTUN_VERSION}")
+
 add_library(meshtun_options INTERFACE)
 target_compile_options(meshtun_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${MESHTUN_WARNINGS}>)
 if(MESHTUN_SANITIZE)

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "base/log.hpp"
+#include "base/version.hpp"
 #include "daemon/asio.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_server.hpp"
@@ -247,6 +248,7 @@ int main(int argc, char** argv) {
       "background unless -f is given or WG_PROCESS_FOREGROUND=1 is set.",
       "meshtund"};
   Flags flags;
+  app.set_version_flag("--version", "meshtund " + std::string(base::version()));
   app.add_flag("-f,--foreground", flags.foreground, "stay in the foreground");
   app.add_option("--queues", flags.queues,
                  "TUN queues and worker threads (default: number of CPUs)")
@@ -268,7 +270,7 @@ int main(int argc, char** argv) {
   app.add_option("IFNAME", flags.interface, "interface name (1-15 characters)")->required();
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints what was wrong and how to get help

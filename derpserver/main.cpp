@@ -19,6 +19,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "base/log.hpp"
+#include "base/version.hpp"
 #include "derp/keys.hpp"
 #include "derpserver/cert_files.hpp"
 #include "derpserver/go_flags.hpp"
@@ -150,6 +151,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", f.log_level,
                  "trace, debug (verbose), info, warn, error or off (silent); others are refused")
       ->capture_default_str();
+  app.set_version_flag("--version", "meshtun-derper " + std::string(base::version()));
   app.footer(derper_flags_footer());
   auto args = derpserver::normalize_derper_args(std::vector<std::string>(argv, argv + argc));
   if (!args) {
@@ -160,7 +162,7 @@ int main(int argc, char** argv) {
   for (auto& a : *args) normalized.push_back(a.data());
   try {
     app.parse(static_cast<int>(normalized.size()), normalized.data());
-  } catch (const CLI::Success& e) {  // --help
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // CLI11's message and a pointer to --help

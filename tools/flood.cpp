@@ -39,6 +39,7 @@
 
 #include "base/bytes.hpp"
 #include "base/keys.hpp"
+#include "base/version.hpp"
 #include "wg/constants.hpp"
 #include "wg/cookie.hpp"
 #include "wg/crypto.hpp"
@@ -65,7 +66,8 @@ struct Options {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "meshtun-flood: %s\n"
-               "usage: meshtun-flood --target IPV4:PORT --public-key BASE64 [--rate N/s]\n"
+               "usage: meshtun-flood --version\n"
+               "       meshtun-flood --target IPV4:PORT --public-key BASE64 [--rate N/s]\n"
                "                     [--seconds S] [--sources IPV4/LEN] [--messages N]\n",
                why);
   std::exit(2);
@@ -76,6 +78,10 @@ bool parse_options(int argc, char** argv, Options& o) {
   std::string sources = "10.240.0.0/16";
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
+    if (flag == "--version") {
+      std::printf("meshtun-flood %s\n", std::string(base::version()).c_str());
+      std::exit(0);
+    }
     if (i + 1 >= argc) usage("every option takes a value");
     const std::string value = argv[++i];
     if (flag == "--target") {

@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <deque>
 #include <string>
+#include <string_view>
 
 #include "base/bytes.hpp"
 #include "base/packet.hpp"
 #include "base/testing/manual_clock.hpp"
+#include "base/version.hpp"
 #include "wg/constants.hpp"
 #include "wg/device.hpp"
 #include "wg/messages.hpp"
@@ -141,7 +143,15 @@ void show(const char* name, Host& h) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("meshtun-wg-demo %s\n", std::string(base::version()).c_str());
+    return 0;
+  }
+  if (argc > 1) {
+    std::fprintf(stderr, "usage: meshtun-wg-demo [--version]\n");
+    return 2;
+  }
   base::testing::ManualClock clock;
   base::PacketPool pool(64);
   Wire wire;

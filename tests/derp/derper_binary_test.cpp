@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "base/version.hpp"
 #include "derp/harness.hpp"
 #include "derpserver/tls.hpp"
 
@@ -115,6 +116,8 @@ TEST_CASE("meshtun-derper exits 2 on any bad command line, 0 on --help") {
       /* 4 */ {{"--hostname"}, 2, "--hostname"},
       /* 5 */ {{"stray"}, 2, "stray"},
       /* 6 */ {{"--help"}, 0, "--mesh-with"},
+      /* 7 */ {{"--version"}, 0, "meshtun-derper "},
+      /* 8 */ {{"-version"}, 0, "meshtun-derper "},
   };
   for (std::size_t i = 0; i < std::size(rows); ++i) {
     CAPTURE(i + 1);
@@ -279,6 +282,12 @@ TEST_CASE("meshtun-derper reloads its manual certificate on SIGHUP and keeps ser
   child.pid = -1;
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("meshtun-derper --version prints its name and the build's version") {
+  const auto o = run_derper({"--version"});
+  CHECK(o.exit_status == 0);
+  CHECK(o.output == "meshtun-derper " + std::string(base::version()) + "\n");
 }
 
 TEST_CASE("meshtun-derper --dev serves clients, survives SIGHUP and stops on SIGTERM") {
