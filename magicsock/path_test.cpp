@@ -8,7 +8,7 @@
 #include <deque>
 #include <random>
 
-#include "wg/testing/test_seed.hpp"
+#include "base/testing/test_seed.hpp"
 
 namespace {
 
@@ -335,7 +335,7 @@ TEST_CASE("a better candidate takes over; 'host unreachable' and reset() forget 
 }  // namespace
 
 TEST_CASE("mesh: 2 % random loss for 10 minutes abandons nothing and hedges little") {
-  const std::uint64_t seed = wg::testing::test_seed();
+  const std::uint64_t seed = base::testing::test_seed();
   MESSAGE("path loss seed=" << seed << " (rerun with MESHTUN_TEST_SEED)");
   Sim s;
   s.rng.seed(seed);

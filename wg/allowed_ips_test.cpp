@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "wg/testing/test_seed.hpp"
+#include "base/testing/test_seed.hpp"
 
 namespace {
 
@@ -505,7 +505,7 @@ void check_same(const Table& t, const LinearTable& ref, Generator& gen, int valu
 }
 
 TEST_CASE("allowed ips: differential test against a linear scan") {
-  const std::uint64_t seed = wg::testing::test_seed();
+  const std::uint64_t seed = base::testing::test_seed();
   MESSAGE("allowed ips differential seed=" << seed << " (rerun with MESHTUN_TEST_SEED)");
   INFO("seed=" << seed);
   Generator gen(seed);

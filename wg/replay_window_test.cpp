@@ -10,7 +10,7 @@
 #include <set>
 #include <vector>
 
-#include "wg/testing/test_seed.hpp"
+#include "base/testing/test_seed.hpp"
 
 namespace {
 
@@ -227,7 +227,7 @@ class CounterStream {
 };
 
 TEST_CASE("replay window: differential test against a set") {
-  const std::uint64_t seed = wg::testing::test_seed();
+  const std::uint64_t seed = base::testing::test_seed();
   MESSAGE("replay window differential seed=" << seed << " (rerun with MESHTUN_TEST_SEED)");
   INFO("seed=" << seed);
 

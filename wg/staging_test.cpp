@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/bytes.hpp"
-#include "wg/testing/test_seed.hpp"
+#include "base/testing/test_seed.hpp"
 
 namespace {
 
@@ -139,7 +139,7 @@ TEST_CASE("a closed queue drops what it had and refuses more; a packet too long 
 }
 
 TEST_CASE("differential: random pushes, takes and clears against a plain model") {
-  const std::uint64_t seed = wg::testing::test_seed();
+  const std::uint64_t seed = base::testing::test_seed();
   MESSAGE("staging differential seed=" << seed << " (rerun with MESHTUN_TEST_SEED)");
   INFO("seed=" << seed);
   std::mt19937_64 rng(seed);

@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-namespace wg::testing {
+namespace base::testing {
 
 inline std::uint64_t test_seed() {
   if (const char* s = std::getenv("MESHTUN_TEST_SEED"); s != nullptr && *s != '\0') {
@@ -19,4 +19,4 @@ inline std::uint64_t test_seed() {
   return (std::uint64_t{rd()} << 32) | rd();
 }
 
-}  // namespace wg::testing
+}  // namespace base::testing
