@@ -103,10 +103,13 @@ std::string Server::debug_text() const {
 std::string Server::flows_text() const {
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof line, "flows: %zu (created %llu, evicted %llu, refused %llu)\n",
+  std::snprintf(line, sizeof line,
+                "flows: %zu (created %llu, evicted %llu, refused %llu, refused per source "
+                "%llu)\n",
                 flows_.size(), static_cast<unsigned long long>(flows_.created()),
                 static_cast<unsigned long long>(flows_.evicted()),
-                static_cast<unsigned long long>(flows_.refused()));
+                static_cast<unsigned long long>(flows_.refused()),
+                static_cast<unsigned long long>(flows_.refused_per_source()));
   out += line;
   out +=
       "  src -> dst  local pkts/bytes  forwarded pkts/bytes  drops unknown/gone  created  idle\n";
@@ -288,6 +291,9 @@ std::string Server::prometheus_text() const {
           static_cast<double>(flows_.evicted()));
   counter("derp_flows_refused", "Flows not tracked because the table was full.",
           static_cast<double>(flows_.refused()));
+  counter("derp_flows_refused_per_source",
+          "Flows not tracked because their source held the most records one source may hold.",
+          static_cast<double>(flows_.refused_per_source()));
   const auto top = flows_.top(config_.flow_metrics_limit);
   const char* kFlowMetrics[] = {"derp_flow_packets", "derp_flow_bytes", "derp_flow_drops"};
   const char* kFlowHelp[] = {"Packets of the busiest flows, by path.",
