@@ -257,11 +257,19 @@ ClientConn::CacheEntry& ClientConn::route_for(const base::NodePublicKey& src,
   for (std::size_t i = 0; i < cache_.size(); ++i) {
     CacheEntry& e = cache_[i];
     if (e.dst != dst || e.src != src) continue;
-    if (!reg.still_valid(e.route)) e.route = reg.lookup(src, dst, forwarded);
+    if (!reg.still_valid(e.route)) {
+      e.route = reg.lookup(src, dst, forwarded);
+      if (e.flow == nullptr && e.route.kind != Route::Kind::unknown) {
+        e.flow = server_.flows().get(src, dst);
+      }
+    }
     if (i != 0) std::swap(cache_[0], cache_[i]);  // hot flows stay near the front
     return cache_[0];
   }
-  CacheEntry e{src, dst, reg.lookup(src, dst, forwarded), server_.flows().get(src, dst)};
+  // Flow records only for destinations that exist: keys to nowhere cost the sender nothing,
+  // so they must cost the table nothing either (flows.hpp).
+  CacheEntry e{src, dst, reg.lookup(src, dst, forwarded), nullptr};
+  if (e.route.kind != Route::Kind::unknown) e.flow = server_.flows().get(src, dst);
   if (cache_.size() >= kRouteCacheSize) cache_.pop_back();
   cache_.insert(cache_.begin(), std::move(e));
   return cache_[0];

@@ -8,10 +8,10 @@
 //            ClosePeer (mesh peers only), NotePreferred, Ping; unknown types skipped
 //
 // Routing a SendPacket, in order: the per-connection route cache (up to 100 destinations,
-// each with its flow record, used without any lock while its generation holds), else the
-// registry (global lock). Local destinations get a RecvPacket frame in their queue; keys on
-// a mesh peer are forwarded once; unknown keys are dropped, with a rate-limited PeerGone
-// NotHere back to the sender for disco packets (1/s, burst 3).
+// each with its flow record if it exists, used without any lock while its generation holds), else
+// the registry (global lock). Local destinations get a RecvPacket frame in their queue; keys on a
+// mesh peer are forwarded once; unknown keys are dropped, with a rate-limited PeerGone NotHere back
+// to the sender for disco packets (1/s, burst 3).
 //
 // Threads: everything runs on the owning shard's thread except the accessors marked "any
 // thread" (used by other connections to deliver packets and by the registry).
