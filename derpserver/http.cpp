@@ -98,6 +98,7 @@ HttpRequest HttpRequestReader::request() const {
     r.challenge = std::string(it->value());
   }
   r.ws_protocol = std::string(m[http::field::sec_websocket_protocol]);
+  r.proxied = m.find("X-Forwarded-For") != m.end() || m.find("Forwarded") != m.end();
   return r;
 }
 
@@ -144,6 +145,10 @@ HttpRoute route_request(const HttpRequest& req, bool from_loopback, Site site) {
   if (req.path == "/generate_204") return HttpRoute::generate_204;
   if (req.path == "/debug" || req.path.starts_with("/debug/")) {
     if (!from_loopback) return HttpRoute::forbidden;
+    // A reverse proxy on this host connects from loopback on behalf of anyone (as Tailscale's
+    // AllowDebugAccess in tsweb/tsweb.go, which refuses a non-empty X-Forwarded-For; here any
+    // value, and RFC 7239 Forwarded too).
+    if (req.proxied) return HttpRoute::forbidden_proxied;
     if (req.path == "/debug/varz") return HttpRoute::debug_varz;
     if (req.path == "/debug/flows") return HttpRoute::debug_flows;
     if (req.path == "/debug/" || req.path == "/debug") return HttpRoute::debug_index;
@@ -196,6 +201,11 @@ std::string simple_route_response(HttpRoute route, const HttpRequest& req, std::
     }
     case HttpRoute::forbidden:
       return http_response(403, "text/plain; charset=utf-8", "debug access denied\n", ka, head);
+    case HttpRoute::forbidden_proxied:
+      return http_response(403, "text/plain; charset=utf-8",
+                           "debug access denied: request came through a proxy (X-Forwarded-For "
+                           "or Forwarded); ask on the server's loopback address directly\n",
+                           ka, head);
     case HttpRoute::robots:
       return http_response(200, "text/plain; charset=utf-8", "User-agent: *\nDisallow: /\n", ka,
                            head);

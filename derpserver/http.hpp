@@ -6,8 +6,9 @@
 //   /derp                       Upgrade: DERP or websocket (any case) -> DERP; else 426
 //   /derp/probe, /latency-check GET/HEAD -> 200 with Access-Control-Allow-Origin: *; else 405
 //   /generate_204               204, echoing a valid X-Tailscale-Challenge
-//   /debug/, /debug/varz,       loopback peers only (403 otherwise)
-//   /debug/flows
+//   /debug/, /debug/varz,       loopback peers only, and only without X-Forwarded-For or
+//   /debug/flows                Forwarded (behind a reverse proxy everything looks local);
+//                               403 otherwise
 //   /metrics                    on the metrics listener only (which serves nothing else)
 //   /, /robots.txt              home page, disallow-all
 // Port 80 (TLS mode) serves /generate_204 and /debug/ and redirects other GET/HEAD requests
@@ -43,6 +44,7 @@ struct HttpRequest {
   std::string challenge;    // X-Tailscale-Challenge (raw)
   bool has_challenge = false;
   std::string ws_protocol;  // Sec-WebSocket-Protocol
+  bool proxied = false;     // has X-Forwarded-For or Forwarded (any value, even empty)
 };
 
 // Feeds bytes to Beast's request parser. feed() returns how many bytes of `in` belong to
@@ -85,7 +87,8 @@ enum class HttpRoute : std::uint8_t {
   debug_index,
   debug_varz,
   debug_flows,
-  forbidden,
+  forbidden,          // /debug/ from a peer that is not loopback
+  forbidden_proxied,  // /debug/ with X-Forwarded-For or Forwarded
   metrics,
   home,
   robots,

@@ -39,6 +39,11 @@ TEST_CASE("route table") {
   CHECK(route("/debug/", true) == HttpRoute::debug_index);
   CHECK(route("/debug/", false) == HttpRoute::forbidden);
   CHECK(route("/debug/varz") == HttpRoute::debug_varz);
+  r.proxied = true;  // a reverse proxy's connection comes from loopback too
+  CHECK(route("/debug/", true) == HttpRoute::forbidden_proxied);
+  CHECK(route("/debug/flows", true) == HttpRoute::forbidden_proxied);
+  CHECK(route("/derp/probe", true) == HttpRoute::probe);
+  r.proxied = false;
   // 4. metrics listener serves only metrics
   CHECK(route("/metrics", true, Site::metrics) == HttpRoute::metrics);
   CHECK(route("/derp", true, Site::metrics) == HttpRoute::not_found);
@@ -93,6 +98,33 @@ TEST_CASE("endpoints over a real socket") {
   CHECK(get("/nope").starts_with("HTTP/1.1 404"));
   // Malformed request: 400, closed.
   CHECK(http_get(pump, f.port(), "\x01\x02 nonsense\r\n\r\n").starts_with("HTTP/1.1 400"));
+}
+
+TEST_CASE("/debug/ refuses requests that came through a reverse proxy, even from loopback") {
+  ServerFixture f;
+  f.start();
+  const auto get = [&](const std::string& path, const std::string& extra) {
+    return http_get(
+        f.pumper(), f.port(),
+        "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra + "\r\n");
+  };
+  // 1..3: X-Forwarded-For, however spelled, even empty; 4: RFC 7239 Forwarded.
+  const std::string headers[] = {"X-Forwarded-For: 203.0.113.9\r\n",
+                                 "x-forwarded-for: 127.0.0.1\r\n", "X-Forwarded-For:\r\n",
+                                 "Forwarded: for=203.0.113.9\r\n"};
+  for (const auto& h : headers) {
+    for (const std::string path : {"/debug/", "/debug/varz", "/debug/flows"}) {
+      CAPTURE(h);
+      CAPTURE(path);
+      const auto r = get(path, h);
+      CHECK(r.starts_with("HTTP/1.1 403"));
+      CHECK(r.find("debug access denied: request came through a proxy") != std::string::npos);
+      CHECK(r.find("server key") == std::string::npos);
+    }
+  }
+  // Other pages are still served through a proxy.
+  CHECK(get("/derp/probe", headers[0]).starts_with("HTTP/1.1 200"));
+  CHECK(get("/debug/", {}).starts_with("HTTP/1.1 200"));
 }
 
 TEST_CASE("keep-alive: several requests on one connection, then the upgrade") {
