@@ -32,4 +32,17 @@ base::Result<base::NodePrivateKey> load_or_create_key_file(const std::string& pa
   return key;
 }
 
+base::Result<derp::MeshKey> load_mesh_key_file(const std::string& path) {
+  auto text = base::read_secret_file(path);
+  if (!text) return text.error();
+  if (!text->has_value()) {
+    return base::make_error(std::errc::no_such_file_or_directory, path + ": no such file");
+  }
+  auto key = derp::MeshKey::parse(**text);
+  if (!key) {
+    return base::make_error(std::errc::invalid_argument, path + ": " + key.error().to_string());
+  }
+  return *key;
+}
+
 }  // namespace derpserver

@@ -8,7 +8,6 @@
 // get the new certificate, connected clients stay); nothing else yet.
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <sstream>
@@ -56,14 +55,6 @@ struct Flags {
 std::string host_of(const std::string& addr) {
   const auto colon = addr.rfind(':');
   return colon == std::string::npos ? addr : addr.substr(0, colon);
-}
-
-std::string read_file(const std::string& path, bool* ok) {
-  std::ifstream in(path);
-  *ok = static_cast<bool>(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // --help's closing lines: which of derper's flags we take, and which we refuse.
@@ -199,9 +190,9 @@ int main(int argc, char** argv) {
   // Mesh key.
   std::string mesh_text;
   if (!f.mesh_psk_file.empty()) {
-    bool ok = false;
-    mesh_text = read_file(f.mesh_psk_file, &ok);
-    if (!ok) return fail("cannot read " + f.mesh_psk_file);
+    auto mk = derpserver::load_mesh_key_file(f.mesh_psk_file);  // 0600 or refused
+    if (!mk) return fail(mk.error().to_string());
+    cfg.mesh_key = *mk;
   } else if (f.dev && std::getenv("TAILSCALE_DERPER_MESH_KEY") != nullptr) {
     mesh_text = std::getenv("TAILSCALE_DERPER_MESH_KEY");
   }
