@@ -317,4 +317,24 @@ TEST_CASE("flow statistics count local deliveries per (src, dst); none for unkno
         std::string::npos);
 }
 
+TEST_CASE("a flow record appears once an unknown destination connects") {
+  ServerFixture f;
+  f.start();
+  auto a = f.logged_in();
+  REQUIRE(a);
+  const auto later_key = base::NodePrivateKey::generate();
+  a->send_packet(later_key.public_key(), base::Bytes(10));  // cached as unknown, no record
+  REQUIRE(
+      f.pump_until([&] { return f.server().drops(derpserver::DropReason::unknown_dest) == 1; }));
+  CHECK(f.server().flows().size() == 0);
+  derpserver::testing::RawClient later(f.pumper(), later_key);
+  REQUIRE(later.login(f.port()));
+  a->send_packet(later_key.public_key(), base::Bytes(10));
+  REQUIRE(later.read_frame_of(FrameType::recv_packet));
+  const auto top = f.server().flows().top(10);
+  REQUIRE(top.size() == 1);
+  CHECK(top[0].dst == later_key.public_key());
+  CHECK(top[0].packets_local == 1);
+}
+
 }  // namespace
