@@ -5,6 +5,8 @@
 #include <cstring>
 #include <sodium.h>
 
+#include "base/random.hpp"
+
 namespace derpserver {
 
 static_assert(sizeof(std::array<unsigned char, 16>) == crypto_shorthash_KEYBYTES);
@@ -35,7 +37,8 @@ FlowTable::FlowTable(base::Clock& clock, std::size_t max_flows, base::Duration i
       max_flows_(max_flows),
       idle_timeout_(idle_timeout),
       max_per_source_(max_per_source) {
-  randombytes_buf(hash_key_.data(), hash_key_.size());
+  base::random_bytes(
+      base::ByteSpan(reinterpret_cast<std::byte*>(hash_key_.data()), hash_key_.size()));
   stripes_.reserve(kFlowStripes);
   for (std::size_t i = 0; i < kFlowStripes; ++i) {
     stripes_.push_back(std::make_unique<Stripe>(&hash_key_));

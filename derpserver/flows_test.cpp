@@ -7,10 +7,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <sodium.h>
 #include <thread>
 #include <vector>
 
+#include "base/random.hpp"
 #include "base/testing/manual_clock.hpp"
 
 namespace {
@@ -66,14 +66,14 @@ TEST_CASE("flows: a full table refuses new pairs; insertions evict idle ones rou
 // generating key pairs).
 base::NodePublicKey random_key() {
   std::array<std::byte, 32> b;
-  randombytes_buf(b.data(), b.size());
+  base::random_bytes(b);
   return base::NodePublicKey(base::KeySpan(b));
 }
 
 // Shares its first 8 bytes with `like`: one bucket for a hash of those bytes alone.
 base::NodePublicKey colliding(const base::NodePublicKey& like, std::uint32_t n) {
   std::array<std::byte, 32> b;
-  randombytes_buf(b.data(), b.size());
+  base::random_bytes(b);
   std::copy_n(like.bytes().begin(), 8, b.begin());
   for (std::size_t i = 0; i < 4; ++i) b[8 + i] = static_cast<std::byte>(n >> (8 * i));
   return base::NodePublicKey(base::KeySpan(b));
