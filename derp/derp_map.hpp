@@ -84,8 +84,9 @@ struct DerpNode {
   std::uint16_t effective_derp_port() const noexcept;
 
   // Where to send STUN over one family without a DNS lookup, as Tailscale's netcheck picks
-  // it: STUNTestIP when set (if of that family), else the fixed address. nullopt when STUN or
-  // the family is disabled, or when HostName must be resolved (see stun_needs_dns).
+  // it (nodeAddrPort in net/netcheck/netcheck.go): STUNTestIP when set (if of that family), else
+  // the fixed address. nullopt when STUN or the family is disabled, or when HostName must be
+  // resolved (see stun_needs_dns).
   std::optional<base::Endpoint> stun_endpoint(base::IpAddr::Family family) const;
   // Every stun_endpoint, IPv4 first.
   std::vector<base::Endpoint> stun_endpoints() const;

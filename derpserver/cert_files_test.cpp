@@ -28,6 +28,7 @@ unsigned mode_of(const std::string& path) {
   return st.st_mode & 0777;
 }
 
+// derper strips [^a-zA-Z0-9-.] from the host name (unsafeHostnameCharacters, cmd/derper/cert.go).
 TEST_CASE("certificate file names keep only [A-Za-z0-9.-] of the host name, as derper's") {
   CHECK(derpserver::cert_file_stem("derp1.example.com") == "derp1.example.com");  // 1
   CHECK(derpserver::cert_file_stem("127.0.0.1") == "127.0.0.1");                  // 2

@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
       if (cert->created)
         log->info("made a self-signed certificate for {} in {}", f.hostname, f.certdir);
       if (cert->ip_host) {
-        // As derper: clients reach an IP host name by pinning its certificate.
+        // As derper (NewManualCertManager, cmd/derper/cert.go): clients reach an IP host
+        // name by pinning its certificate.
         auto pin = derpserver::cert_sha256_hex(cert->pem.cert_pem);
         if (pin) log->info("certificate for {}: CertName sha256-raw:{}", f.hostname, *pin);
       }

@@ -38,7 +38,8 @@ Classification classify_udp(base::ConstByteSpan b) noexcept {
     switch (base::load_be16(b.subspan(off::geneve::kProtocol))) {
       case kGeneveProtocolDisco:
         // A Geneve header that says disco over something else: WireGuard, as magicsock
-        // decides (its bytes 2..3 differ from both naked WireGuard and naked disco).
+        // decides (packetLooksLike, wgengine/magicsock/magicsock.go) (its bytes 2..3 differ from
+        // both naked WireGuard and naked disco).
         if (looks_like_disco(b.subspan(kGeneveHeaderLen))) return {PacketKind::disco, true};
         return {PacketKind::wireguard, false};
       case kGeneveProtocolWireGuard:

@@ -195,6 +195,7 @@ TEST_CASE("fact sheet examples (protocols/disco-magicsock.md 2.5 to 2.7)") {
   }
 }
 
+// Tailscale's parser (disco/disco.go) ignores trailing bytes and the version of these types.
 TEST_CASE("lenient forms are accepted as Tailscale accepts them") {
   const std::string tx = "0102030405060708090a0b0c";
   const std::string key = std::string(60, '0') + "1e1f";

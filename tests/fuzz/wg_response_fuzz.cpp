@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Handshake responses: codec round trip, then the initiator's path with mac1 made valid and
-// the receiver index pointed at a handshake really in flight.
+// the receiver index pointed at a handshake really in flight; a forged response must never
+// change the keypair the initiator sends with.
 #include "wg_fuzz_common.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -18,8 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     base::store_le32(std::span(msg).subspan(wg::off::resp::kReceiver),
                      pair.a.peer->handshake.local_index);
     pair.b.peer->cookies.stamp(msg, pair.clock.now());  // b's generator targets a
+    const wg::KeypairPtr before = pair.a.peer->keypairs.current();
     pair.a.device.receive_handshake(msg, {pair.b.address, {}, 0}, pair.clock.now(),
                                     pair.clock.wall(), false, pair.a);
+    // Without b's ephemeral and static keys no forged response completes a handshake: the
+    // keypair a sends with is the one it had.
+    if (pair.a.peer->keypairs.current() != before) std::abort();
   }
   pair.a.inbox.clear();
   pair.b.inbox.clear();
